@@ -1,0 +1,15 @@
+//! The reporting engine of mongoose_system_metrics.
+//!
+//! MongooseIM's node facts come in as a generic [`value::Value`] tree (decoded from Erlang
+//! terms by the NIF crate), are checked against the input schema ([`node_info`]), turned into
+//! GA4 events under the privacy rules ([`report`], [`privacy`], [`ga4`]), planned into HTTP
+//! requests ([`plan`]) and sent on a Tokio runtime with bounded retries ([`sender`],
+//! [`dispatch`]). Nothing here depends on rustler, so `cargo test` covers all of it.
+
+pub mod client;
+pub mod dispatch;
+pub mod outcome;
+pub mod plan;
+pub mod retry;
+pub mod secret;
+pub mod sender;
