@@ -328,7 +328,7 @@ terminate(_Reason, #state{job = Job}) ->
     ok.
 
 %% @private Masks the tracking id secrets in state printouts (OTP >= 25).
--spec format_status(map()) -> map().
+-spec format_status(gen_server:format_status()) -> gen_server:format_status().
 format_status(Status) ->
     maps:map(fun(state, State) -> mask_state(State);
                 (_, V) -> V
