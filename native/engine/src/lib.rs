@@ -6,10 +6,19 @@
 //! requests ([`plan`]) and sent on a Tokio runtime with bounded retries ([`sender`],
 //! [`dispatch`]). Nothing here depends on rustler, so `cargo test` covers all of it.
 
+pub mod api;
 pub mod client;
 pub mod dispatch;
+pub mod event;
+pub mod ga4;
+pub mod json;
+pub mod node_info;
+pub mod options;
 pub mod outcome;
 pub mod plan;
+pub mod privacy;
+pub mod report;
 pub mod retry;
 pub mod secret;
 pub mod sender;
+pub mod value;

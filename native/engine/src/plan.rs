@@ -48,3 +48,86 @@ pub struct SendPlan {
     /// An extra trusted CA bundle (PEM) added to the system roots.
     pub cacertfile: Option<PathBuf>,
 }
+
+use crate::event::Event;
+use crate::ga4;
+use crate::json;
+use crate::options::SendOptions;
+use crate::privacy;
+use crate::value::{InputError, PathElem};
+
+/// Checks every event against the privacy rules and GA4's rules: a send can only carry what
+/// `build_report` could have produced. The error's path is the event's 1-based position.
+pub fn check_events(events: &[Event]) -> Result<(), InputError> {
+    for (i, event) in events.iter().enumerate() {
+        privacy::check_event(event)
+            .and_then(|_| ga4::check_event(event))
+            .map_err(|reason| InputError::new(&[PathElem::Index(i + 1)], reason))?;
+    }
+    Ok(())
+}
+
+/// Splits events into request bodies: at most 25 events each and under 130 kB, in order.
+/// Returns each body with its event count.
+pub fn batch_bodies(
+    events: &[Event],
+    client_id: &str,
+    mode: Mode,
+) -> Result<Vec<(Vec<u8>, usize)>, InputError> {
+    let head_len = json::body_head(client_id, mode).len();
+    let tail_len = 2; // "]}"
+    let encoded: Vec<Vec<u8>> = events.iter().map(json::compact_event).collect();
+    let mut batches = Vec::new();
+    let mut current: Vec<&[u8]> = Vec::new();
+    let mut size = head_len + tail_len;
+    for (i, e) in encoded.iter().enumerate() {
+        let extra = e.len() + usize::from(!current.is_empty());
+        if head_len + tail_len + e.len() >= ga4::MAX_BODY_BYTES {
+            return Err(InputError::new(
+                &[PathElem::Index(i + 1)],
+                "event too large for one request",
+            ));
+        }
+        if current.len() == ga4::MAX_EVENTS_PER_REQUEST || size + extra >= ga4::MAX_BODY_BYTES {
+            batches.push((json::body(client_id, mode, &current), current.len()));
+            current.clear();
+            size = head_len + tail_len;
+        }
+        size += e.len() + usize::from(!current.is_empty());
+        current.push(e);
+    }
+    if !current.is_empty() {
+        batches.push((json::body(client_id, mode, &current), current.len()));
+    }
+    Ok(batches)
+}
+
+/// The exact requests a send makes: per distinct tracking id, the same batches, to the
+/// endpoint with that id and its secret in the query.
+pub fn plan(events: &[Event], opts: &SendOptions) -> Result<SendPlan, InputError> {
+    check_events(events)?;
+    let bodies = batch_bodies(events, &opts.client_id, opts.mode)?;
+    let endpoint = opts.endpoint();
+    let trackings = opts
+        .tracking_ids
+        .iter()
+        .map(|t| TrackingPlan {
+            tracking_id: t.id.clone(),
+            requests: bodies
+                .iter()
+                .map(|(body, n)| PlannedRequest {
+                    url: SecretUrl::new(&endpoint, &t.id, &t.secret),
+                    body: body.clone(),
+                    events: *n,
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(SendPlan {
+        trackings,
+        mode: opts.mode,
+        timeout: opts.timeout,
+        max_retries: opts.max_retries,
+        cacertfile: opts.cacertfile.clone(),
+    })
+}

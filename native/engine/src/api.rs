@@ -1,0 +1,41 @@
+//! The engine's entry points, one per NIF function, on decoded terms.
+
+use crate::event::Event;
+use crate::json;
+use crate::node_info::NodeInfo;
+use crate::options::SendOptions;
+use crate::plan::{self, SendPlan};
+use crate::report;
+use crate::value::{InputError, PathElem, Value};
+
+/// `build_report/1`: the events of one report.
+pub fn build_report(node_info: &Value) -> Result<Vec<Event>, InputError> {
+    let info = NodeInfo::from_value(node_info)?;
+    let events = report::build(&info);
+    // Belt and braces: what we build must pass the same checks a send applies.
+    plan::check_events(&events)?;
+    Ok(events)
+}
+
+/// `encode_json/1`: the checked events, pretty-printed.
+pub fn encode_json(events: &Value) -> Result<Vec<u8>, InputError> {
+    let events = Event::list_from_value(events)?;
+    plan::check_events(&events)?;
+    Ok(json::pretty(&events))
+}
+
+/// `plan_requests/2` and `send_report/2`: the checked events and options as a send plan.
+/// These take two arguments, so error paths start with the argument's name: `events` or
+/// `opts` (e.g. `[events, 3, params, backend]`, `[opts, tracking_ids, 1, id]`).
+pub fn plan_send(events: &Value, opts: &Value) -> Result<SendPlan, InputError> {
+    let in_arg = |arg: &str| {
+        let arg = arg.to_string();
+        move |mut e: InputError| {
+            e.path.insert(0, PathElem::Key(arg));
+            e
+        }
+    };
+    let events = Event::list_from_value(events).map_err(in_arg("events"))?;
+    let opts = SendOptions::from_value(opts).map_err(in_arg("opts"))?;
+    plan::plan(&events, &opts).map_err(in_arg("events"))
+}

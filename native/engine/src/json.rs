@@ -1,0 +1,51 @@
+//! JSON output: the report file and request bodies.
+
+use serde::Serialize;
+
+use crate::event::Event;
+use crate::plan::Mode;
+
+/// The events as a pretty-printed JSON array (the report file's content).
+pub fn pretty(events: &[Event]) -> Vec<u8> {
+    // Serialising owned strings and integers into a Vec cannot fail.
+    serde_json::to_vec_pretty(events).unwrap_or_default()
+}
+
+/// One event, compact, as it appears inside a request body.
+pub fn compact_event(event: &Event) -> Vec<u8> {
+    serde_json::to_vec(event).unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct BodyHead<'a> {
+    client_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    validation_behavior: Option<&'a str>,
+}
+
+/// A request body from already-encoded events:
+/// `{"client_id":..,["validation_behavior":"ENFORCE_RECOMMENDATIONS",]"events":[..]}`.
+pub fn body(client_id: &str, mode: Mode, encoded_events: &[&[u8]]) -> Vec<u8> {
+    let mut out = body_head(client_id, mode);
+    for (i, e) in encoded_events.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(e);
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
+/// The bytes before the first event; its length plus the events, commas and `]}` is the body
+/// size.
+pub fn body_head(client_id: &str, mode: Mode) -> Vec<u8> {
+    let head = BodyHead {
+        client_id,
+        validation_behavior: (mode == Mode::Validate).then_some("ENFORCE_RECOMMENDATIONS"),
+    };
+    let mut out = serde_json::to_vec(&head).unwrap_or_default();
+    out.pop(); // the closing brace: events follow
+    out.extend_from_slice(b",\"events\":[");
+    out
+}

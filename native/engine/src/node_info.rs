@@ -1,0 +1,276 @@
+//! The node's facts as MongooseIM's collector hands them over (`build_report/1`'s input).
+
+use crate::value::read::{atom, atom_keyed_map, index, key, list, non_neg, text};
+use crate::value::{InputError, PathElem, Value};
+
+/// Deepest nesting of a valid NodeInfo: map > modules list > entry map > opts map > value list.
+pub const NODE_INFO_MAX_DEPTH: usize = 5;
+
+/// How the node was configured (the extension of its config file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigType {
+    /// `mongooseim.toml`.
+    Toml,
+    /// Legacy `.cfg`.
+    Cfg,
+    /// Anything else.
+    Unknown,
+}
+
+impl ConfigType {
+    /// The name sent to GA4.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigType::Toml => "toml",
+            ConfigType::Cfg => "cfg",
+            ConfigType::Unknown => "unknown_config_type",
+        }
+    }
+}
+
+/// One scalar option value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptScalar {
+    /// An atom (its name).
+    Atom(String),
+    /// A UTF-8 binary.
+    Text(String),
+    /// An integer.
+    Int(i64),
+    /// `true` or `false`.
+    Bool(bool),
+}
+
+/// An option value: a scalar or a list of atoms/binaries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptValue {
+    /// A single value.
+    Scalar(OptScalar),
+    /// Several values (e.g. mod_event_pusher's backends); each gives its own event.
+    List(Vec<OptScalar>),
+}
+
+/// One (host type, module) entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleEntry {
+    /// The module's name.
+    pub module: String,
+    /// Its reported options, in the input's order.
+    pub opts: Vec<(String, OptValue)>,
+}
+
+/// TLS settings of a c2s listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerTls {
+    /// `tls`, `starttls`, `starttls_required`.
+    pub mode: String,
+    /// The TLS implementation, e.g. `just_tls`.
+    pub module: String,
+}
+
+/// A c2s listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct C2sListener {
+    /// Transport protocol, e.g. `tcp`.
+    pub proto: String,
+    /// TLS settings, when configured.
+    pub tls: Option<ListenerTls>,
+}
+
+/// Stanza totals by type name, in the input's order.
+pub type StanzaCounts = Vec<(String, i64)>;
+
+/// Everything `build_report/1` accepts; every field optional.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NodeInfo {
+    /// Release version, e.g. `6.4.0-12-gabc1234` (sanitised before sending).
+    pub version: Option<String>,
+    /// Node uptime in seconds.
+    pub uptime_seconds: Option<i64>,
+    /// Nodes in the cluster.
+    pub node_count: Option<i64>,
+    /// Connected XMPP components.
+    pub component_count: Option<i64>,
+    /// Config file type.
+    pub config_type: Option<ConfigType>,
+    /// Number of host types.
+    pub host_type_count: Option<i64>,
+    /// Number of domains.
+    pub domain_count: Option<i64>,
+    /// Loaded modules, one per (host type, module).
+    pub modules: Vec<ModuleEntry>,
+    /// HTTP handler modules of the HTTP listeners.
+    pub http_handlers: Vec<String>,
+    /// c2s listeners.
+    pub c2s_listeners: Vec<C2sListener>,
+    /// Outgoing pool types, one per pool.
+    pub outgoing_pools: Vec<String>,
+    /// Current stanza totals; `None` when no instrumentation counts them.
+    pub stanza_counts: Option<StanzaCounts>,
+    /// Totals of the previous report.
+    pub previous_stanza_counts: Option<StanzaCounts>,
+}
+
+impl NodeInfo {
+    /// Reads a NodeInfo out of a decoded term, naming the path of the first problem.
+    pub fn from_value(v: &Value) -> Result<NodeInfo, InputError> {
+        let mut info = NodeInfo::default();
+        for (name, value) in atom_keyed_map(v, &[])? {
+            let path = key(&[], name);
+            match name {
+                "version" => {
+                    if !matches!(value, Value::Binary(_)) {
+                        return Err(InputError::new(&path, "expected a binary"));
+                    }
+                    info.version = Some(text(value, &path)?);
+                }
+                "uptime_seconds" => info.uptime_seconds = Some(non_neg(value, &path)?),
+                "node_count" => {
+                    let n = non_neg(value, &path)?;
+                    if n == 0 {
+                        return Err(InputError::new(&path, "expected a positive integer"));
+                    }
+                    info.node_count = Some(n);
+                }
+                "component_count" => info.component_count = Some(non_neg(value, &path)?),
+                "config_type" => {
+                    info.config_type = Some(match atom(value, &path)? {
+                        "toml" => ConfigType::Toml,
+                        "cfg" => ConfigType::Cfg,
+                        "unknown_config_type" => ConfigType::Unknown,
+                        _ => {
+                            return Err(InputError::new(
+                                &path,
+                                "expected toml, cfg or unknown_config_type",
+                            ))
+                        }
+                    })
+                }
+                "host_type_count" => info.host_type_count = Some(non_neg(value, &path)?),
+                "domain_count" => info.domain_count = Some(non_neg(value, &path)?),
+                "modules" => info.modules = read_modules(value, &path)?,
+                "http_handlers" => info.http_handlers = read_atoms(value, &path)?,
+                "c2s_listeners" => info.c2s_listeners = read_listeners(value, &path)?,
+                "outgoing_pools" => info.outgoing_pools = read_atoms(value, &path)?,
+                "stanza_counts" => info.stanza_counts = Some(read_counts(value, &path)?),
+                "previous_stanza_counts" => {
+                    info.previous_stanza_counts = Some(read_counts(value, &path)?)
+                }
+                _ => return Err(InputError::new(&path, "unknown key")),
+            }
+        }
+        Ok(info)
+    }
+}
+
+fn read_atoms(v: &Value, path: &[PathElem]) -> Result<Vec<String>, InputError> {
+    list(v, path)?
+        .iter()
+        .enumerate()
+        .map(|(i, item)| atom(item, &index(path, i)).map(str::to_string))
+        .collect()
+}
+
+fn read_counts(v: &Value, path: &[PathElem]) -> Result<StanzaCounts, InputError> {
+    atom_keyed_map(v, path)?
+        .into_iter()
+        .map(|(name, value)| Ok((name.to_string(), non_neg(value, &key(path, name))?)))
+        .collect()
+}
+
+fn read_modules(v: &Value, path: &[PathElem]) -> Result<Vec<ModuleEntry>, InputError> {
+    let mut modules = Vec::new();
+    for (i, item) in list(v, path)?.iter().enumerate() {
+        let item_path = index(path, i);
+        let mut module = None;
+        let mut opts = Vec::new();
+        for (name, value) in atom_keyed_map(item, &item_path)? {
+            let p = key(&item_path, name);
+            match name {
+                "module" => module = Some(atom(value, &p)?.to_string()),
+                "opts" => {
+                    for (opt, val) in atom_keyed_map(value, &p)? {
+                        let op = key(&p, opt);
+                        opts.push((opt.to_string(), read_opt_value(val, &op)?));
+                    }
+                }
+                _ => return Err(InputError::new(&p, "unknown key")),
+            }
+        }
+        let module =
+            module.ok_or_else(|| InputError::new(&item_path, "missing required key module"))?;
+        modules.push(ModuleEntry { module, opts });
+    }
+    Ok(modules)
+}
+
+fn read_scalar(v: &Value, path: &[PathElem], in_list: bool) -> Result<OptScalar, InputError> {
+    match v {
+        Value::Atom(a) if !in_list && (a == "true" || a == "false") => {
+            Ok(OptScalar::Bool(a == "true"))
+        }
+        Value::Atom(a) => Ok(OptScalar::Atom(a.clone())),
+        Value::Binary(_) => Ok(OptScalar::Text(text(v, path)?)),
+        Value::Int(n) if !in_list => Ok(OptScalar::Int(*n)),
+        other => Err(InputError::new(
+            path,
+            format!(
+                "expected {}, got {}",
+                if in_list {
+                    "an atom or a binary"
+                } else {
+                    "an atom, a binary, an integer, a boolean or a list"
+                },
+                other.kind()
+            ),
+        )),
+    }
+}
+
+fn read_opt_value(v: &Value, path: &[PathElem]) -> Result<OptValue, InputError> {
+    match v {
+        Value::List(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| read_scalar(item, &index(path, i), true))
+            .collect::<Result<Vec<_>, _>>()
+            .map(OptValue::List),
+        _ => read_scalar(v, path, false).map(OptValue::Scalar),
+    }
+}
+
+fn read_listeners(v: &Value, path: &[PathElem]) -> Result<Vec<C2sListener>, InputError> {
+    let mut listeners = Vec::new();
+    for (i, item) in list(v, path)?.iter().enumerate() {
+        let item_path = index(path, i);
+        let mut proto = None;
+        let mut tls = None;
+        for (name, value) in atom_keyed_map(item, &item_path)? {
+            let p = key(&item_path, name);
+            match name {
+                "proto" => proto = Some(atom(value, &p)?.to_string()),
+                "tls" => {
+                    let (mut mode, mut module) = (None, None);
+                    for (tname, tvalue) in atom_keyed_map(value, &p)? {
+                        let tp = key(&p, tname);
+                        match tname {
+                            "mode" => mode = Some(atom(tvalue, &tp)?.to_string()),
+                            "module" => module = Some(atom(tvalue, &tp)?.to_string()),
+                            _ => return Err(InputError::new(&tp, "unknown key")),
+                        }
+                    }
+                    let mode =
+                        mode.ok_or_else(|| InputError::new(&p, "missing required key mode"))?;
+                    let module =
+                        module.ok_or_else(|| InputError::new(&p, "missing required key module"))?;
+                    tls = Some(ListenerTls { mode, module });
+                }
+                _ => return Err(InputError::new(&p, "unknown key")),
+            }
+        }
+        let proto =
+            proto.ok_or_else(|| InputError::new(&item_path, "missing required key proto"))?;
+        listeners.push(C2sListener { proto, tls });
+    }
+    Ok(listeners)
+}

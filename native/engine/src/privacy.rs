@@ -1,0 +1,414 @@
+//! The privacy rules: what may ever leave the node. Every list here is an allowlist; anything
+//! not on it is dropped, counted, or replaced by `custom`/`unknown`, never sent as given.
+
+use crate::event::{Event, ParamValue};
+
+/// The 47 open-source modules that implement MongooseIM's `mongoose_module_metrics`
+/// behaviour; only these are ever named in a report.
+pub const KNOWN_MODULES: [&str; 47] = [
+    "mod_adhoc",
+    "mod_amp",
+    "mod_auth_token",
+    "mod_blocking",
+    "mod_broadcast",
+    "mod_carboncopy",
+    "mod_csi",
+    "mod_disco",
+    "mod_event_pusher",
+    "mod_event_pusher_http",
+    "mod_event_pusher_push",
+    "mod_event_pusher_rabbit",
+    "mod_global_distrib",
+    "mod_global_distrib_bounce",
+    "mod_global_distrib_disco",
+    "mod_global_distrib_hosts_refresher",
+    "mod_global_distrib_mapping",
+    "mod_global_distrib_receiver",
+    "mod_global_distrib_sender",
+    "mod_http_upload",
+    "mod_inbox",
+    "mod_keystore",
+    "mod_last",
+    "mod_mam",
+    "mod_mam_cache_user",
+    "mod_mam_cassandra_arch",
+    "mod_mam_elasticsearch_arch",
+    "mod_mam_muc_rdbms_arch",
+    "mod_mam_pm",
+    "mod_mam_rdbms_arch",
+    "mod_muc",
+    "mod_muc_light",
+    "mod_offline",
+    "mod_offline_chatmarkers",
+    "mod_offline_stub",
+    "mod_privacy",
+    "mod_private",
+    "mod_pubsub_old",
+    "mod_push_service_mongoosepush",
+    "mod_register",
+    "mod_roster",
+    "mod_shared_roster_ldap",
+    "mod_sic",
+    "mod_stream_management",
+    "mod_time",
+    "mod_vcard",
+    "mod_version",
+];
+
+/// Modules whose `config_metrics/1` reports `backend`.
+const BACKEND_MODULES: [&str; 15] = [
+    "mod_auth_token",
+    "mod_event_pusher",
+    "mod_event_pusher_push",
+    "mod_http_upload",
+    "mod_inbox",
+    "mod_last",
+    "mod_mam",
+    "mod_muc",
+    "mod_muc_light",
+    "mod_offline",
+    "mod_privacy",
+    "mod_private",
+    "mod_pubsub_old",
+    "mod_roster",
+    "mod_vcard",
+];
+
+/// Values of `backend` that may be sent; any other becomes [`CUSTOM`].
+pub const BACKEND_VALUES: [&str; 12] = [
+    "mnesia",
+    "rdbms",
+    "cassandra",
+    "elasticsearch",
+    "ldap",
+    "s3",
+    "push",
+    "http",
+    "rabbit",
+    "sns",
+    "cets",
+    "redis",
+];
+/// Values of mod_muc's `online_backend`.
+pub const ONLINE_BACKEND_VALUES: [&str; 2] = ["mnesia", "cets"];
+/// Values of mod_push_service_mongoosepush's `api_version`.
+pub const API_VERSION_VALUES: [&str; 2] = ["v2", "v3"];
+/// What an option value off its allowlist is sent as.
+pub const CUSTOM: &str = "custom";
+
+/// HTTP handlers reported in `http_api`.
+pub const HTTP_API_HANDLERS: [&str; 3] = [
+    "mongoose_bosh_handler",
+    "mongoose_graphql_handler",
+    "mongoose_websocket_handler",
+];
+/// HTTP handlers that are XMPP transports (`transport_mechanism`).
+pub const HTTP_TRANSPORTS: [&str; 2] = ["mongoose_bosh_handler", "mongoose_websocket_handler"];
+/// c2s listener protocols reported as transports.
+pub const C2S_TRANSPORTS: [&str; 1] = ["tcp"];
+/// TLS modes of c2s listeners.
+pub const TLS_MODES: [&str; 3] = ["tls", "starttls", "starttls_required"];
+/// TLS implementations of c2s listeners.
+pub const TLS_MODULES: [&str; 2] = ["just_tls", "fast_tls"];
+/// Outgoing pool types.
+pub const POOL_TYPES: [&str; 7] = [
+    "cassandra",
+    "elastic",
+    "http",
+    "ldap",
+    "rabbit",
+    "rdbms",
+    "redis",
+];
+/// Stanza counters, in MongooseIM's order.
+pub const STANZA_TYPES: [&str; 6] = [
+    "xmppMessageSent",
+    "xmppMessageReceived",
+    "xmppIqSent",
+    "xmppIqReceived",
+    "xmppPresenceSent",
+    "xmppPresenceReceived",
+];
+/// Config types.
+pub const CONFIG_TYPES: [&str; 3] = ["toml", "cfg", "unknown_config_type"];
+/// The value of every `http_api` and `transport_mechanism` param.
+pub const ENABLED: &str = "enabled";
+/// What a version that does not look like a release becomes.
+pub const UNKNOWN_VERSION: &str = "unknown";
+
+/// Whether `module` is one of the 47 known open-source modules.
+pub fn is_known_module(module: &str) -> bool {
+    KNOWN_MODULES.contains(&module)
+}
+
+/// The allowed values of option `opt` of `module`, or `None` when the option is never sent.
+pub fn option_values(module: &str, opt: &str) -> Option<&'static [&'static str]> {
+    match opt {
+        "backend" if BACKEND_MODULES.contains(&module) => Some(&BACKEND_VALUES),
+        "online_backend" if module == "mod_muc" => Some(&ONLINE_BACKEND_VALUES),
+        "api_version" if module == "mod_push_service_mongoosepush" => Some(&API_VERSION_VALUES),
+        _ => None,
+    }
+}
+
+/// An option value as sent: itself when on the allowlist, else [`CUSTOM`].
+pub fn option_value(allowed: &'static [&'static str], value: &str) -> &'static str {
+    allowed
+        .iter()
+        .find(|v| **v == value)
+        .copied()
+        .unwrap_or(CUSTOM)
+}
+
+/// Keeps only the release part of a version: `MAJOR.MINOR[.PATCH]` with an optional
+/// git-describe suffix `-N-gHEX` (7-40 hex digits). A suffix that runs on into other
+/// characters is dropped; no digits at all give `unknown`. "6.4.0-acme-prod" -> "6.4.0".
+pub fn sanitize_version(version: &str) -> String {
+    let b = version.as_bytes();
+    let digits = |from: usize| b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+    // Each number is capped so a hostile version cannot exceed GA4's 100-char value limit.
+    const MAX_DIGITS: usize = 9;
+    let number_at = |at: usize| {
+        let n = digits(at);
+        (1..=MAX_DIGITS).contains(&n).then_some(at + n)
+    };
+    let Some(mut end) = number_at(0) else {
+        return UNKNOWN_VERSION.into();
+    };
+    let Some(after_minor) = (b.get(end) == Some(&b'.'))
+        .then(|| number_at(end + 1))
+        .flatten()
+    else {
+        return UNKNOWN_VERSION.into();
+    };
+    end = after_minor;
+    if b.get(end) == Some(&b'.') {
+        if let Some(after_patch) = number_at(end + 1) {
+            end = after_patch;
+        }
+    }
+    // Optional "-N-gHEX", accepted only when it ends the string or is followed by a
+    // non-alphanumeric character (e.g. "-dirty"), so no trailing word leaks into it.
+    if b.get(end) == Some(&b'-') {
+        if let Some(after_n) = number_at(end + 1) {
+            if b.get(after_n..after_n + 2) == Some(b"-g") {
+                let hex_start = after_n + 2;
+                let hex = b[hex_start..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+                    .count();
+                let hex_end = hex_start + hex;
+                let boundary = b.get(hex_end).is_none_or(|c| !c.is_ascii_alphanumeric());
+                if (7..=40).contains(&hex) && boundary {
+                    end = hex_end;
+                }
+            }
+        }
+    }
+    version[..end].to_string()
+}
+
+/// `DDDD-HH:MM:SS`, as MongooseIM formats uptime.
+pub fn format_uptime(seconds: i64) -> String {
+    let s = seconds.max(0);
+    let (days, rest) = (s / 86_400, s % 86_400);
+    format!(
+        "{:04}-{:02}:{:02}:{:02}",
+        days,
+        rest / 3600,
+        (rest % 3600) / 60,
+        rest % 60
+    )
+}
+
+fn is_uptime(s: &str) -> bool {
+    let Some((days, hms)) = s.split_once('-') else {
+        return false;
+    };
+    let two = |p: &str| p.len() == 2 && p.bytes().all(|c| c.is_ascii_digit());
+    let parts: Vec<&str> = hms.split(':').collect();
+    days.len() >= 4
+        && days.len() <= 15
+        && days.bytes().all(|c| c.is_ascii_digit())
+        && parts.len() == 3
+        && parts.iter().all(|p| two(p))
+}
+
+/// Checks that `event` is one that `build_report` could have produced: a known name, and only
+/// allowlisted params and values. Returns a short reason when it is not.
+pub fn check_event(event: &Event) -> Result<(), String> {
+    let p = &event.params;
+    let str_in = |key: &str, allowed: &[&str]| match p.get(key) {
+        Some(ParamValue::Str(s)) if allowed.contains(&s.as_str()) => Ok(()),
+        Some(_) => Err(format!("param {key} has a value that is not allowed")),
+        None => Err(format!("param {key} is missing")),
+    };
+    let count = |key: &str, min: i64| match p.get(key) {
+        Some(ParamValue::Int(n)) if *n >= min => Ok(()),
+        Some(_) => Err(format!("param {key} must be an integer >= {min}")),
+        None => Err(format!("param {key} is missing")),
+    };
+    let only = |keys: &[&str]| match p.keys().find(|k| !keys.contains(&k.as_str())) {
+        Some(k) => Err(format!("param {k} is not allowed in {}", event.name)),
+        None => Ok(()),
+    };
+    let all_enabled = |allowed: &[&str]| {
+        p.iter().try_for_each(|(k, v)| match v {
+            ParamValue::Str(s) if s == ENABLED && allowed.contains(&k.as_str()) => Ok(()),
+            _ => Err(format!("param {k} is not allowed in {}", event.name)),
+        })
+    };
+    match event.name.as_str() {
+        "host_count" | "domain_count" | "custom_module_count" => {
+            only(&["value"])?;
+            count("value", 0)
+        }
+        "module_with_opt" => {
+            let module = match p.get("module") {
+                Some(ParamValue::Str(m)) if is_known_module(m) => m.as_str(),
+                Some(_) => return Err("param module names a module that is not allowed".into()),
+                None => return Err("param module is missing".into()),
+            };
+            p.iter()
+                .filter(|(k, _)| k.as_str() != "module")
+                .try_for_each(|(k, v)| match (option_values(module, k), v) {
+                    (Some(allowed), ParamValue::Str(s))
+                        if s == CUSTOM || allowed.contains(&s.as_str()) =>
+                    {
+                        Ok(())
+                    }
+                    _ => Err(format!("param {k} is not allowed for {module}")),
+                })
+        }
+        "cluster" => {
+            only(&[
+                "uptime",
+                "version",
+                "component",
+                "node_number",
+                "config_type",
+            ])?;
+            if let Some(v) = p.get("uptime") {
+                match v {
+                    ParamValue::Str(s) if is_uptime(s) => {}
+                    _ => return Err("param uptime must look like DDDD-HH:MM:SS".into()),
+                }
+            }
+            if let Some(v) = p.get("version") {
+                match v {
+                    ParamValue::Str(s) if sanitize_version(s) == *s => {}
+                    _ => return Err("param version is not a release version".into()),
+                }
+            }
+            if p.contains_key("component") {
+                count("component", 0)?;
+            }
+            if p.contains_key("node_number") {
+                count("node_number", 1)?;
+            }
+            if p.contains_key("config_type") {
+                str_in("config_type", &CONFIG_TYPES)?;
+            }
+            Ok(())
+        }
+        "http_api" => all_enabled(&HTTP_API_HANDLERS),
+        "transport_mechanism" => {
+            let mut allowed = HTTP_TRANSPORTS.to_vec();
+            allowed.extend(C2S_TRANSPORTS);
+            all_enabled(&allowed)
+        }
+        "tls_option" => {
+            only(&["mode", "module"])?;
+            str_in("mode", &TLS_MODES)?;
+            str_in("module", &TLS_MODULES)
+        }
+        "outgoing_pool" => {
+            only(&["value"])?;
+            str_in("value", &POOL_TYPES)
+        }
+        "xmpp_stanza_count" => {
+            only(&["stanza_type", "total", "increment"])?;
+            str_in("stanza_type", &STANZA_TYPES)?;
+            count("total", 0)?;
+            count("increment", 0)
+        }
+        _ => Err("event name is not one this engine sends".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_keep_only_release_and_describe_suffix() {
+        let cases = [
+            ("6.4.0", "6.4.0"),
+            ("6.4", "6.4"),
+            ("6.4.0-12-gabc1234", "6.4.0-12-gabc1234"),
+            ("6.4.0-12-gabc1234-dirty", "6.4.0-12-gabc1234"),
+            ("6.4.0-acme-prod", "6.4.0"),
+            ("6.4.0-12-gabc1234acme", "6.4.0"),
+            ("6.4.0-12-gabc12", "6.4.0"),
+            ("6.4.0.1", "6.4.0"),
+            ("6.4-rc1", "6.4"),
+            ("acme-6.4.0", "unknown"),
+            ("6", "unknown"),
+            ("", "unknown"),
+            ("1234567890.1", "unknown"),
+            ("6.4.0-12-gABC1234", "6.4.0"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(sanitize_version(input), want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn sanitized_versions_are_fixed_points() {
+        for v in [
+            "6.4.0-acme",
+            "7.1-3-g0123456789",
+            "x",
+            "6.4.0-12-gabc1234-dirty",
+        ] {
+            let s = sanitize_version(v);
+            assert_eq!(sanitize_version(&s), s);
+        }
+    }
+
+    #[test]
+    fn uptime_is_mongooseim_format() {
+        assert_eq!(format_uptime(0), "0000-00:00:00");
+        assert_eq!(format_uptime(90_061), "0001-01:01:01");
+        assert_eq!(format_uptime(86_400 * 12_345), "12345-00:00:00");
+        assert!(is_uptime(&format_uptime(1_000_000_000)));
+        assert!(!is_uptime("1-00:00:00"));
+        assert!(!is_uptime("0000-00:00"));
+    }
+
+    #[test]
+    fn module_and_option_allowlists() {
+        assert_eq!(KNOWN_MODULES.len(), 47);
+        assert!(is_known_module("mod_mam"));
+        assert!(!is_known_module("mod_ping"));
+        assert!(!is_known_module("mod_acme_billing"));
+        assert_eq!(
+            option_values("mod_mam", "backend"),
+            Some(&BACKEND_VALUES[..])
+        );
+        assert_eq!(option_values("mod_mam", "online_backend"), None);
+        assert_eq!(
+            option_values("mod_muc", "online_backend"),
+            Some(&ONLINE_BACKEND_VALUES[..])
+        );
+        assert_eq!(
+            option_values("mod_push_service_mongoosepush", "api_version"),
+            Some(&API_VERSION_VALUES[..])
+        );
+        assert_eq!(option_values("mod_adhoc", "backend"), None);
+        assert_eq!(option_values("mod_mam", "host"), None);
+        assert_eq!(option_value(&BACKEND_VALUES, "rdbms"), "rdbms");
+        assert_eq!(option_value(&BACKEND_VALUES, "acme_db"), CUSTOM);
+        assert_eq!(option_value(&API_VERSION_VALUES, "v1"), CUSTOM);
+    }
+}

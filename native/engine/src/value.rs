@@ -1,0 +1,301 @@
+//! A generic, already size-checked picture of an Erlang term, and the input error type.
+//!
+//! The NIF crate decodes terms into [`Value`] under a [`DecodeBudget`]; the engine then reads
+//! its schema out of the tree, reporting the [`Path`] of anything wrong.
+
+use std::fmt;
+
+use thiserror::Error;
+
+/// Most list items (plus map entries) one input may hold in total.
+pub const MAX_ITEMS: usize = 10_000;
+/// Longest binary (or string) accepted anywhere, in bytes.
+pub const MAX_BINARY_BYTES: usize = 256;
+
+/// An Erlang term, as far as the engine cares.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// An atom's name (`true` and `false` included). Atoms are never created from these.
+    Atom(String),
+    /// A binary, raw bytes (not necessarily UTF-8).
+    Binary(Vec<u8>),
+    /// An integer that fits in 64 bits.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A proper list.
+    List(Vec<Value>),
+    /// A map, entries in the term's order.
+    Map(Vec<(Value, Value)>),
+    /// Anything else (pid, reference, fun, tuple, big integer, improper list, bitstring...),
+    /// named for error messages.
+    Other(&'static str),
+}
+
+impl Value {
+    /// A short name of the term's kind, for error messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Atom(_) => "atom",
+            Value::Binary(_) => "binary",
+            Value::Int(_) => "integer",
+            Value::Float(_) => "float",
+            Value::List(_) => "list",
+            Value::Map(_) => "map",
+            Value::Other(kind) => kind,
+        }
+    }
+}
+
+/// One step of a path into the input: a map key or a 1-based list position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathElem {
+    /// A map key (an atom in the input or in the schema).
+    Key(String),
+    /// A 1-based position in a list.
+    Index(usize),
+}
+
+/// Where in the input a problem is.
+pub type Path = Vec<PathElem>;
+
+/// Bad input: where it is and why, in a short readable sentence.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("invalid input at {}: {reason}", PathDisplay(path))]
+pub struct InputError {
+    /// Where the problem is.
+    pub path: Path,
+    /// Why it is a problem.
+    pub reason: String,
+}
+
+impl InputError {
+    /// An error at `path` for `reason`.
+    pub fn new(path: &[PathElem], reason: impl Into<String>) -> Self {
+        InputError {
+            path: path.to_vec(),
+            reason: reason.into(),
+        }
+    }
+}
+
+struct PathDisplay<'a>(&'a [PathElem]);
+
+impl fmt::Display for PathDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, elem) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            match elem {
+                PathElem::Key(k) => f.write_str(k)?,
+                PathElem::Index(n) => write!(f, "{n}")?,
+            }
+        }
+        f.write_str("]")
+    }
+}
+
+/// Bounds the work a decoder may do for one input: items in total, nesting depth and binary
+/// size. Hostile sizes become errors before any real work is done.
+#[derive(Debug)]
+pub struct DecodeBudget {
+    items_left: usize,
+    max_depth: usize,
+}
+
+impl DecodeBudget {
+    /// A budget of [`MAX_ITEMS`] for a schema nested at most `max_depth` containers deep.
+    pub fn new(max_depth: usize) -> Self {
+        DecodeBudget {
+            items_left: MAX_ITEMS,
+            max_depth,
+        }
+    }
+
+    /// Accounts for a container (list or map) of `len` items at nesting `depth` (1 = top).
+    pub fn enter_container(
+        &mut self,
+        path: &[PathElem],
+        depth: usize,
+        len: usize,
+    ) -> Result<(), InputError> {
+        if depth > self.max_depth {
+            return Err(InputError::new(
+                path,
+                "nested deeper than the schema allows",
+            ));
+        }
+        if len > self.items_left {
+            return Err(InputError::new(
+                path,
+                format!("more than {MAX_ITEMS} list items in total"),
+            ));
+        }
+        self.items_left -= len;
+        Ok(())
+    }
+
+    /// Checks a binary's size.
+    pub fn check_binary(&self, path: &[PathElem], len: usize) -> Result<(), InputError> {
+        if len > MAX_BINARY_BYTES {
+            return Err(InputError::new(
+                path,
+                format!("binary longer than {MAX_BINARY_BYTES} bytes"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Reading helpers shared by the schema readers.
+pub(crate) mod read {
+    use super::*;
+
+    /// The entries of a map whose keys must all be atoms, with their key names.
+    pub fn atom_keyed_map<'a>(
+        v: &'a Value,
+        path: &[PathElem],
+    ) -> Result<Vec<(&'a str, &'a Value)>, InputError> {
+        let Value::Map(entries) = v else {
+            return Err(InputError::new(
+                path,
+                format!("expected a map, got {}", v.kind()),
+            ));
+        };
+        entries
+            .iter()
+            .map(|(k, v)| match k {
+                Value::Atom(name) => Ok((name.as_str(), v)),
+                other => Err(InputError::new(
+                    path,
+                    format!("map keys must be atoms, got {}", other.kind()),
+                )),
+            })
+            .collect()
+    }
+
+    /// Appends a key to a path.
+    pub fn key(path: &[PathElem], k: &str) -> Path {
+        let mut p = path.to_vec();
+        p.push(PathElem::Key(k.to_string()));
+        p
+    }
+
+    /// Appends a 0-based list index to a path, as a 1-based position.
+    pub fn index(path: &[PathElem], i: usize) -> Path {
+        let mut p = path.to_vec();
+        p.push(PathElem::Index(i + 1));
+        p
+    }
+
+    /// A proper list.
+    pub fn list<'a>(v: &'a Value, path: &[PathElem]) -> Result<&'a [Value], InputError> {
+        match v {
+            Value::List(items) => Ok(items),
+            other => Err(InputError::new(
+                path,
+                format!("expected a list, got {}", other.kind()),
+            )),
+        }
+    }
+
+    /// An atom's name.
+    pub fn atom<'a>(v: &'a Value, path: &[PathElem]) -> Result<&'a str, InputError> {
+        match v {
+            Value::Atom(a) => Ok(a),
+            other => Err(InputError::new(
+                path,
+                format!("expected an atom, got {}", other.kind()),
+            )),
+        }
+    }
+
+    /// A non-negative integer.
+    pub fn non_neg(v: &Value, path: &[PathElem]) -> Result<i64, InputError> {
+        match v {
+            Value::Int(n) if *n >= 0 => Ok(*n),
+            Value::Int(_) => Err(InputError::new(path, "expected a non-negative integer")),
+            other => Err(InputError::new(
+                path,
+                format!("expected a non-negative integer, got {}", other.kind()),
+            )),
+        }
+    }
+
+    /// A UTF-8 text given as a binary, or as a string (a list of character codes).
+    pub fn text(v: &Value, path: &[PathElem]) -> Result<String, InputError> {
+        match v {
+            Value::Binary(b) => String::from_utf8(b.clone())
+                .map_err(|_| InputError::new(path, "binary is not valid UTF-8")),
+            Value::List(chars) => {
+                if chars.len() > MAX_BINARY_BYTES {
+                    return Err(InputError::new(
+                        path,
+                        format!("string longer than {MAX_BINARY_BYTES} characters"),
+                    ));
+                }
+                chars
+                    .iter()
+                    .map(|c| match c {
+                        Value::Int(n) => u32::try_from(*n).ok().and_then(char::from_u32),
+                        _ => None,
+                    })
+                    .collect::<Option<String>>()
+                    .ok_or_else(|| InputError::new(path, "expected a string or a binary"))
+            }
+            other => Err(InputError::new(
+                path,
+                format!("expected a binary or a string, got {}", other.kind()),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_counts_items_across_containers() {
+        let mut b = DecodeBudget::new(3);
+        b.enter_container(&[], 1, 6_000).unwrap();
+        let err = b
+            .enter_container(&[PathElem::Key("modules".into())], 2, 4_001)
+            .unwrap_err();
+        assert_eq!(err.path, vec![PathElem::Key("modules".into())]);
+        assert!(err.reason.contains("10000"), "{}", err.reason);
+        b.enter_container(&[], 2, 4_000).unwrap();
+    }
+
+    #[test]
+    fn budget_rejects_depth_and_big_binaries() {
+        let mut b = DecodeBudget::new(2);
+        assert!(b.enter_container(&[], 3, 0).is_err());
+        assert!(b.check_binary(&[], 256).is_ok());
+        assert!(b.check_binary(&[], 257).is_err());
+    }
+
+    #[test]
+    fn error_display_shows_path() {
+        let e = InputError::new(
+            &[PathElem::Key("modules".into()), PathElem::Index(3)],
+            "bad",
+        );
+        assert_eq!(e.to_string(), "invalid input at [modules, 3]: bad");
+    }
+
+    #[test]
+    fn text_accepts_binaries_and_charlists_only() {
+        assert_eq!(
+            read::text(&Value::Binary(b"ab".to_vec()), &[]).unwrap(),
+            "ab"
+        );
+        let chars = Value::List(vec![Value::Int(104), Value::Int(105)]);
+        assert_eq!(read::text(&chars, &[]).unwrap(), "hi");
+        assert!(read::text(&Value::Binary(vec![0xff]), &[]).is_err());
+        assert!(read::text(&Value::List(vec![Value::Int(-1)]), &[]).is_err());
+        assert!(read::text(&Value::Atom("x".into()), &[]).is_err());
+    }
+}

@@ -1,0 +1,28 @@
+//! Atoms the NIF returns; all fixed names, none made from input.
+
+rustler::atoms! {
+    ok,
+    error,
+    invalid_input,
+    overloaded,
+    mongoose_system_metrics_sent,
+    timeout,
+    connect_error,
+    tls_error,
+    http_status,
+    rate_limited,
+    cancelled,
+    internal_error,
+    tracking_id,
+    result,
+    batches,
+    requests,
+    events,
+    validation_messages,
+    name,
+    params,
+    url,
+    body,
+    notify,
+    max_in_flight,
+}

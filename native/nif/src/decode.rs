@@ -1,0 +1,90 @@
+//! Erlang term -> engine `Value`, bounded by a `DecodeBudget` (items, depth, binary size).
+//! Never creates atoms; anything unexpected becomes `Value::Other` for the engine to reject.
+
+use mongoose_system_metrics_engine::value::{DecodeBudget, InputError, PathElem, Value};
+use rustler::types::map::MapIterator;
+use rustler::{Binary, LocalPid, Term, TermType};
+
+/// Decodes `term` for a schema at most `max_depth` containers deep.
+pub fn decode(term: Term, max_depth: usize) -> Result<Value, InputError> {
+    let mut budget = DecodeBudget::new(max_depth);
+    let mut path = Vec::new();
+    decode_at(term, &mut budget, &mut path, 0)
+}
+
+fn decode_at(
+    term: Term,
+    budget: &mut DecodeBudget,
+    path: &mut Vec<PathElem>,
+    depth: usize,
+) -> Result<Value, InputError> {
+    Ok(match term.get_type() {
+        TermType::Atom => match term.atom_to_string() {
+            Ok(name) => Value::Atom(name),
+            Err(_) => Value::Other("atom"),
+        },
+        TermType::Binary => match term.decode::<Binary>() {
+            Ok(bin) => {
+                budget.check_binary(path, bin.len())?;
+                Value::Binary(bin.as_slice().to_vec())
+            }
+            Err(_) => Value::Other("bitstring"),
+        },
+        TermType::Integer => match term.decode::<i64>() {
+            Ok(n) => Value::Int(n),
+            Err(_) => Value::Other("integer out of range"),
+        },
+        TermType::Float => match term.decode::<f64>() {
+            Ok(f) => Value::Float(f),
+            Err(_) => Value::Other("float"),
+        },
+        TermType::List => {
+            let Ok(len) = term.list_length() else {
+                return Ok(Value::Other("improper list"));
+            };
+            budget.enter_container(path, depth + 1, len)?;
+            let mut items = Vec::with_capacity(len);
+            let mut tail = term;
+            for i in 0..len {
+                let Ok((head, rest)) = tail.list_get_cell() else {
+                    return Ok(Value::Other("improper list"));
+                };
+                path.push(PathElem::Index(i + 1));
+                let item = decode_at(head, budget, path, depth + 1);
+                path.pop();
+                items.push(item?);
+                tail = rest;
+            }
+            Value::List(items)
+        }
+        TermType::Map => {
+            let len = term.map_size().unwrap_or(0);
+            budget.enter_container(path, depth + 1, len)?;
+            let Some(iter) = MapIterator::new(term) else {
+                return Ok(Value::Other("map"));
+            };
+            let mut entries = Vec::with_capacity(len);
+            for (i, (k, v)) in iter.enumerate() {
+                let key = decode_at(k, budget, path, depth + 1)?;
+                path.push(match &key {
+                    Value::Atom(a) => PathElem::Key(a.clone()),
+                    Value::Binary(b) => PathElem::Key(String::from_utf8_lossy(b).into_owned()),
+                    _ => PathElem::Index(i + 1),
+                });
+                let value = decode_at(v, budget, path, depth + 1);
+                path.pop();
+                entries.push((key, value?));
+            }
+            Value::Map(entries)
+        }
+        TermType::Pid => match term.decode::<LocalPid>() {
+            Ok(_) => Value::Other("pid"),
+            Err(_) => Value::Other("remote pid"),
+        },
+        TermType::Fun => Value::Other("fun"),
+        TermType::Port => Value::Other("port"),
+        TermType::Ref => Value::Other("reference"),
+        TermType::Tuple => Value::Other("tuple"),
+        TermType::Unknown => Value::Other("unknown term"),
+    })
+}

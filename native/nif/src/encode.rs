@@ -1,0 +1,169 @@
+//! Engine results -> Erlang terms.
+
+use mongoose_system_metrics_engine::event::{Event, ParamValue};
+use mongoose_system_metrics_engine::outcome::{SendError, TrackingResult, ValidationMessage};
+use mongoose_system_metrics_engine::plan::SendPlan;
+use mongoose_system_metrics_engine::value::{InputError, PathElem};
+use rustler::types::atom::Atom;
+use rustler::types::binary::NewBinary;
+use rustler::{Encoder, Env, Term};
+
+use crate::atoms;
+
+/// A binary term from bytes.
+pub fn binary<'a>(env: Env<'a>, bytes: &[u8]) -> Term<'a> {
+    let mut bin = NewBinary::new(env, bytes.len());
+    bin.as_mut_slice().copy_from_slice(bytes);
+    bin.into()
+}
+
+fn map<'a>(env: Env<'a>, pairs: Vec<(Term<'a>, Term<'a>)>) -> Term<'a> {
+    let (keys, values): (Vec<_>, Vec<_>) = pairs.into_iter().unzip();
+    // Keys are distinct by construction; fall back to an empty map rather than panic.
+    Term::map_from_term_arrays(env, &keys, &values).unwrap_or_else(|_| Term::map_new(env))
+}
+
+/// `{error, {invalid_input, Path, Reason}}`. Path keys become atoms only when such an atom
+/// already exists; otherwise they stay binaries (no atom is ever created from input).
+pub fn input_error<'a>(env: Env<'a>, err: &InputError) -> Term<'a> {
+    let path: Vec<Term> = err
+        .path
+        .iter()
+        .map(|elem| match elem {
+            PathElem::Key(k) => match Atom::existing_from_utf8_bytes(env, k.as_bytes()) {
+                Ok(atom) => atom.encode(env),
+                _ => binary(env, k.as_bytes()),
+            },
+            PathElem::Index(i) => i.encode(env),
+        })
+        .collect();
+    (
+        atoms::error(),
+        (
+            atoms::invalid_input(),
+            path,
+            binary(env, err.reason.as_bytes()),
+        ),
+    )
+        .encode(env)
+}
+
+/// `{ok, Value}`.
+pub fn ok<'a>(env: Env<'a>, value: Term<'a>) -> Term<'a> {
+    (atoms::ok(), value).encode(env)
+}
+
+/// `{error, Reason}`.
+pub fn error<'a>(env: Env<'a>, reason: impl Encoder) -> Term<'a> {
+    (atoms::error(), reason).encode(env)
+}
+
+/// An event as `#{name := binary(), params := #{binary() => binary() | integer()}}`.
+pub fn event<'a>(env: Env<'a>, e: &Event) -> Term<'a> {
+    let params = e
+        .params
+        .iter()
+        .map(|(k, v)| {
+            let value = match v {
+                ParamValue::Str(s) => binary(env, s.as_bytes()),
+                ParamValue::Int(n) => n.encode(env),
+            };
+            (binary(env, k.as_bytes()), value)
+        })
+        .collect();
+    map(
+        env,
+        vec![
+            (atoms::name().encode(env), binary(env, e.name.as_bytes())),
+            (atoms::params().encode(env), map(env, params)),
+        ],
+    )
+}
+
+/// A list of events.
+pub fn events<'a>(env: Env<'a>, events: &[Event]) -> Term<'a> {
+    events
+        .iter()
+        .map(|e| event(env, e))
+        .collect::<Vec<_>>()
+        .encode(env)
+}
+
+/// `plan_requests/2`'s answer: `[#{tracking_id, url (secret masked), body}]`.
+pub fn requests<'a>(env: Env<'a>, plan: &SendPlan) -> Term<'a> {
+    let mut out = Vec::new();
+    for t in &plan.trackings {
+        for r in &t.requests {
+            out.push(map(
+                env,
+                vec![
+                    (
+                        atoms::tracking_id().encode(env),
+                        binary(env, t.tracking_id.as_bytes()),
+                    ),
+                    (
+                        atoms::url().encode(env),
+                        binary(env, r.url.masked().as_bytes()),
+                    ),
+                    (atoms::body().encode(env), binary(env, &r.body)),
+                ],
+            ));
+        }
+    }
+    out.encode(env)
+}
+
+fn send_error<'a>(env: Env<'a>, e: SendError) -> Term<'a> {
+    match e {
+        SendError::Timeout => atoms::timeout().encode(env),
+        SendError::ConnectError => atoms::connect_error().encode(env),
+        SendError::TlsError => atoms::tls_error().encode(env),
+        SendError::HttpStatus(n) => (atoms::http_status(), n).encode(env),
+        SendError::RateLimited => atoms::rate_limited().encode(env),
+        SendError::Cancelled => atoms::cancelled().encode(env),
+        SendError::Internal => atoms::internal_error().encode(env),
+    }
+}
+
+fn validation_message<'a>(env: Env<'a>, m: &ValidationMessage) -> Term<'a> {
+    map(
+        env,
+        vec![
+            (
+                binary(env, b"fieldPath"),
+                binary(env, m.field_path.as_bytes()),
+            ),
+            (
+                binary(env, b"description"),
+                binary(env, m.description.as_bytes()),
+            ),
+            (
+                binary(env, b"validationCode"),
+                binary(env, m.validation_code.as_bytes()),
+            ),
+        ],
+    )
+}
+
+/// One entry of the result message.
+pub fn tracking_result<'a>(env: Env<'a>, r: &TrackingResult) -> Term<'a> {
+    let result = match r.result {
+        Ok(()) => atoms::ok().encode(env),
+        Err(e) => error(env, send_error(env, e)),
+    };
+    let mut pairs = vec![
+        (
+            atoms::tracking_id().encode(env),
+            binary(env, r.tracking_id.as_bytes()),
+        ),
+        (atoms::result().encode(env), result),
+        (atoms::batches().encode(env), r.batches.encode(env)),
+        (atoms::requests().encode(env), r.requests.encode(env)),
+        (atoms::events().encode(env), r.events.encode(env)),
+    ];
+    if let Some(msgs) = &r.validation_messages {
+        let list: Vec<Term> = msgs.iter().map(|m| validation_message(env, m)).collect();
+        pairs.push((atoms::validation_messages().encode(env), list.encode(env)));
+    }
+    map(env, pairs)
+}

@@ -1,0 +1,117 @@
+//! send_report/2, cancel/1, cancel_all/0, configure/1: hand work to the engine's background
+//! dispatcher and return at once; the result comes back as one message.
+
+use mongoose_system_metrics_engine::dispatch::{DispatchError, Dispatcher};
+use mongoose_system_metrics_engine::outcome::TrackingResult;
+use mongoose_system_metrics_engine::value::{InputError, PathElem};
+use once_cell::sync::Lazy;
+use rustler::{Encoder, Env, LocalPid, OwnedEnv, Term, TermType};
+
+use crate::atoms;
+use crate::encode;
+use crate::report::plan;
+
+/// Most accepted `max_in_flight`.
+const MAX_IN_FLIGHT_CAP: i64 = 1_000_000;
+
+/// The one dispatcher of this VM; its Tokio runtime starts on the first send.
+static DISPATCHER: Lazy<Dispatcher> = Lazy::new(Dispatcher::new);
+
+/// The pid to notify: `notify` in the options when it is a local pid, else the caller.
+fn notify_pid(env: Env, opts: Term) -> Result<LocalPid, InputError> {
+    match opts.map_get(atoms::notify()) {
+        Ok(pid) => pid.decode::<LocalPid>().map_err(|_| {
+            InputError::new(
+                &[PathElem::Key("opts".into()), PathElem::Key("notify".into())],
+                "expected a local pid",
+            )
+        }),
+        Err(_) => Ok(env.pid()),
+    }
+}
+
+fn job_key(reference: Term) -> Option<Vec<u8>> {
+    (reference.get_type() == TermType::Ref).then(|| reference.to_binary().as_slice().to_vec())
+}
+
+#[rustler::nif]
+fn send_report<'a>(env: Env<'a>, events: Term<'a>, opts: Term<'a>) -> Term<'a> {
+    let plan = match plan(events, opts) {
+        Ok(plan) => plan,
+        Err(e) => return encode::input_error(env, &e),
+    };
+    let pid = match notify_pid(env, opts) {
+        Ok(pid) => pid,
+        Err(e) => return encode::input_error(env, &e),
+    };
+    let reference = env.make_ref().encode(env);
+    let Some(key) = job_key(reference) else {
+        return encode::error(env, atoms::internal_error());
+    };
+    let mut msg_env = OwnedEnv::new();
+    let saved_ref = msg_env.save(reference);
+    // Runs on a Tokio worker thread (never a scheduler), as send_and_clear requires.
+    let on_done = move |results: Vec<TrackingResult>| {
+        let _ = msg_env.send_and_clear(&pid, |env| {
+            let list: Vec<Term> = results
+                .iter()
+                .map(|r| encode::tracking_result(env, r))
+                .collect();
+            (
+                atoms::mongoose_system_metrics_sent(),
+                saved_ref.load(env),
+                list,
+            )
+                .encode(env)
+        });
+    };
+    match DISPATCHER.submit(key, plan, on_done) {
+        Ok(()) => encode::ok(env, reference),
+        Err(DispatchError::Overloaded) => encode::error(env, atoms::overloaded()),
+        Err(_) => encode::error(env, atoms::internal_error()),
+    }
+}
+
+#[rustler::nif]
+fn cancel<'a>(env: Env<'a>, reference: Term<'a>) -> Term<'a> {
+    match job_key(reference) {
+        Some(key) => {
+            DISPATCHER.cancel(&key);
+            atoms::ok().encode(env)
+        }
+        None => encode::input_error(env, &InputError::new(&[], "expected a reference")),
+    }
+}
+
+#[rustler::nif]
+fn cancel_all(env: Env) -> Term {
+    DISPATCHER.cancel_all();
+    atoms::ok().encode(env)
+}
+
+#[rustler::nif]
+fn configure<'a>(env: Env<'a>, opts: Term<'a>) -> Term<'a> {
+    let bad =
+        |path: &[PathElem], reason: &str| encode::input_error(env, &InputError::new(path, reason));
+    if opts.get_type() != TermType::Map {
+        return bad(&[], "expected a map");
+    }
+    let size = opts.map_size().unwrap_or(0);
+    match opts.map_get(atoms::max_in_flight()) {
+        Ok(v) => match v.decode::<i64>() {
+            Ok(n) if (1..=MAX_IN_FLIGHT_CAP).contains(&n) => {
+                if size > 1 {
+                    return bad(&[], "only max_in_flight can be configured");
+                }
+                DISPATCHER.set_max_in_flight(n as usize);
+                atoms::ok().encode(env)
+            }
+            _ => bad(
+                &[PathElem::Key("max_in_flight".into())],
+                "expected an integer from 1 to 1000000",
+            ),
+        },
+        Err(_) if size == 0 => atoms::ok().encode(env),
+        Err(_) => bad(&[], "only max_in_flight can be configured"),
+    }
+}
