@@ -1,1 +1,392 @@
-//! TODO (being written)
+//! Executing a [`SendPlan`]: the HTTP requests, their retries, and the per-tracking-id results.
+//!
+//! Tracking ids are sent in parallel; the batches of one tracking id in order, stopping at the
+//! first batch that finally fails. Each attempt is limited by `plan.timeout` (connect, send and
+//! reading at most [`MAX_ANSWER_BYTES`] of the answer). Cancellation stops everything at once:
+//! the tracking ids not yet finished report [`SendError::Cancelled`].
+//!
+//! The api_secret is in the request URL. reqwest errors carry the URL, so they are stripped
+//! (`without_url`) and never formatted; only [`SecretUrl`](crate::secret::SecretUrl)'s masked
+//! form is ever shown.
+
+use std::error::Error as StdError;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use serde_json::Value as Json;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::ClientCache;
+use crate::outcome::{SendError, TrackingResult, ValidationMessage};
+use crate::plan::{Mode, PlannedRequest, SendPlan, TrackingPlan};
+use crate::retry::{parse_retry_after, Attempt, Decision, RandomJitter, RetryPolicy};
+
+/// At most this much of an answer body is read.
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// Validation message fields are truncated to this many characters.
+pub const MAX_VALIDATION_FIELD_CHARS: usize = 256;
+
+/// At most this many validation messages are kept per tracking id.
+pub const MAX_VALIDATION_MESSAGES: usize = 1000;
+
+/// Sends every request of `plan` and reports one [`TrackingResult`] per tracking id, in the
+/// plan's order.
+///
+/// Must run within a Tokio runtime with time and I/O enabled; the client for
+/// `plan.cacertfile` is taken from (or built into) `clients`. Cancelling `cancel` ends the
+/// send promptly; tracking ids that had not finished report [`SendError::Cancelled`].
+pub async fn execute(
+    plan: SendPlan,
+    clients: &ClientCache,
+    cancel: CancellationToken,
+) -> Vec<TrackingResult> {
+    let validate = plan.mode == Mode::Validate;
+    if plan.trackings.is_empty() {
+        return Vec::new();
+    }
+    if cancel.is_cancelled() {
+        return failed_results(&plan, SendError::Cancelled);
+    }
+    let needs_client = plan.trackings.iter().any(|t| !t.requests.is_empty());
+    let client = if needs_client {
+        let got = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return failed_results(&plan, SendError::Cancelled),
+            got = clients.get(plan.cacertfile.as_deref()) => got,
+        };
+        match got {
+            Ok(client) => Some(client),
+            Err(_) => return failed_results(&plan, SendError::TlsError),
+        }
+    } else {
+        None
+    };
+
+    // Dropping this future (e.g. the task is aborted) cancels the per-tracking-id tasks too.
+    let local = cancel.child_token();
+    let _stop_children = local.clone().drop_guard();
+    let shared = Arc::new(Shared {
+        client,
+        timeout: plan.timeout,
+        policy: RetryPolicy::new(plan.max_retries),
+        validate,
+    });
+    let mut handles = Vec::with_capacity(plan.trackings.len());
+    for tracking in plan.trackings {
+        let planned = (tracking.tracking_id.clone(), tracking.requests.len());
+        let task = send_tracking(shared.clone(), tracking, local.clone());
+        handles.push((planned, tokio::spawn(task)));
+    }
+    let mut results = Vec::with_capacity(handles.len());
+    for ((tracking_id, batches), handle) in handles {
+        results.push(match handle.await {
+            Ok(result) => result,
+            Err(_) => TrackingResult {
+                tracking_id,
+                result: Err(if local.is_cancelled() {
+                    SendError::Cancelled
+                } else {
+                    SendError::Internal
+                }),
+                batches,
+                requests: 0,
+                events: 0,
+                validation_messages: validate.then(Vec::new),
+            },
+        });
+    }
+    results
+}
+
+/// One result per tracking id of `plan`, all failed with `error`, nothing sent.
+pub fn failed_results(plan: &SendPlan, error: SendError) -> Vec<TrackingResult> {
+    plan.trackings
+        .iter()
+        .map(|t| TrackingResult {
+            tracking_id: t.tracking_id.clone(),
+            result: Err(error),
+            batches: t.requests.len(),
+            requests: 0,
+            events: 0,
+            validation_messages: (plan.mode == Mode::Validate).then(Vec::new),
+        })
+        .collect()
+}
+
+/// What the tasks of one send share.
+struct Shared {
+    client: Option<reqwest::Client>,
+    timeout: Duration,
+    policy: RetryPolicy,
+    validate: bool,
+}
+
+/// The batches of one tracking id, in order, with retries.
+async fn send_tracking(
+    shared: Arc<Shared>,
+    tracking: TrackingPlan,
+    cancel: CancellationToken,
+) -> TrackingResult {
+    let mut out = TrackingResult {
+        tracking_id: tracking.tracking_id,
+        result: Ok(()),
+        batches: tracking.requests.len(),
+        requests: 0,
+        events: 0,
+        validation_messages: shared.validate.then(Vec::new),
+    };
+    let Some(client) = shared.client.as_ref() else {
+        // Only possible when there is nothing to send.
+        if out.batches > 0 {
+            out.result = Err(SendError::Internal);
+        }
+        return out;
+    };
+    for request in &tracking.requests {
+        let mut attempts: u32 = 0;
+        loop {
+            if cancel.is_cancelled() {
+                out.result = Err(SendError::Cancelled);
+                return out;
+            }
+            attempts = attempts.saturating_add(1);
+            out.requests += 1;
+            let answer = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => {
+                    out.result = Err(SendError::Cancelled);
+                    return out;
+                }
+                answer = attempt(client, request, shared.timeout, shared.validate) => answer,
+            };
+            if answer.attempt == Attempt::Success {
+                out.events += request.events;
+                if let Some(all) = out.validation_messages.as_mut() {
+                    let room = MAX_VALIDATION_MESSAGES.saturating_sub(all.len());
+                    all.extend(answer.messages.into_iter().take(room));
+                }
+            }
+            match shared
+                .policy
+                .decide(attempts, &answer.attempt, &mut RandomJitter)
+            {
+                Decision::Finish(Ok(())) => break,
+                Decision::Finish(Err(error)) => {
+                    out.result = Err(error);
+                    return out;
+                }
+                Decision::RetryAfter(wait) => {
+                    tokio::select! {
+                        biased;
+                        _ = cancel.cancelled() => {
+                            out.result = Err(SendError::Cancelled);
+                            return out;
+                        }
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What one attempt came to, with the validation messages of a 2xx answer.
+struct Answer {
+    attempt: Attempt,
+    messages: Vec<ValidationMessage>,
+}
+
+impl From<Attempt> for Answer {
+    fn from(attempt: Attempt) -> Self {
+        Answer {
+            attempt,
+            messages: Vec::new(),
+        }
+    }
+}
+
+/// One POST, limited by `timeout` as a whole.
+async fn attempt(
+    client: &reqwest::Client,
+    request: &PlannedRequest,
+    timeout: Duration,
+    validate: bool,
+) -> Answer {
+    match tokio::time::timeout(timeout, attempt_unlimited(client, request, validate)).await {
+        Ok(answer) => answer,
+        Err(_elapsed) => Attempt::Timeout.into(),
+    }
+}
+
+async fn attempt_unlimited(
+    client: &reqwest::Client,
+    request: &PlannedRequest,
+    validate: bool,
+) -> Answer {
+    let sent = client
+        .post(request.url.expose().clone())
+        .header(CONTENT_TYPE, "application/json")
+        .body(request.body.clone())
+        .send()
+        .await;
+    let mut response = match sent {
+        Ok(response) => response,
+        Err(e) => return classify(e).into(),
+    };
+    let status = response.status();
+    if !status.is_success() {
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        return Attempt::Status {
+            status: status.as_u16(),
+            retry_after,
+        }
+        .into();
+    }
+    let mut body = Vec::new();
+    while body.len() < MAX_ANSWER_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = MAX_ANSWER_BYTES - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) => break,
+            Err(e) => return classify(e).into(),
+        }
+    }
+    Answer {
+        attempt: Attempt::Success,
+        messages: if validate {
+            parse_validation_messages(&body)
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// Classifies a failed request. The error (which prints the URL) is dropped here.
+fn classify(err: reqwest::Error) -> Attempt {
+    let err = err.without_url();
+    if err.is_timeout() {
+        Attempt::Timeout
+    } else if is_tls_error(&err) {
+        Attempt::TlsError
+    } else {
+        Attempt::ConnectError
+    }
+}
+
+/// Whether a `rustls::Error` is anywhere in the source chain, looking inside `io::Error`s
+/// (whose `source()` skips the wrapped error itself).
+pub fn is_tls_error(err: &(dyn StdError + 'static)) -> bool {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    let mut depth = 0;
+    while let Some(e) = cur {
+        depth += 1;
+        if depth > 32 {
+            return false;
+        }
+        if e.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if let Some(inner) = io.get_ref() {
+                if is_tls_error(inner) {
+                    return true;
+                }
+            }
+        }
+        cur = e.source();
+    }
+    false
+}
+
+/// Parses the validation server's answer:
+/// `{"validationMessages": [{"fieldPath", "description", "validationCode"}]}`.
+/// Anything unexpected yields no message rather than an error.
+pub fn parse_validation_messages(body: &[u8]) -> Vec<ValidationMessage> {
+    let Ok(json) = serde_json::from_slice::<Json>(body) else {
+        return Vec::new();
+    };
+    let Some(list) = json.get("validationMessages").and_then(Json::as_array) else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter(|m| m.is_object())
+        .take(MAX_VALIDATION_MESSAGES)
+        .map(|m| ValidationMessage {
+            field_path: field(m, "fieldPath"),
+            description: field(m, "description"),
+            validation_code: field(m, "validationCode"),
+        })
+        .collect()
+}
+
+fn field(message: &Json, name: &str) -> String {
+    let text = match message.get(name) {
+        None | Some(Json::Null) => String::new(),
+        Some(Json::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    truncate_chars(text, MAX_VALIDATION_FIELD_CHARS)
+}
+
+fn truncate_chars(mut text: String, max: usize) -> String {
+    if let Some((at, _)) = text.char_indices().nth(max) {
+        text.truncate(at);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_validation_answers() {
+        let body = br#"{"validationMessages":[
+            {"fieldPath":"events","description":"Event name is invalid","validationCode":"NAME_INVALID"},
+            {"fieldPath":"events.params","validationCode":"VALUE_INVALID","extra":1},
+            "junk",
+            {"fieldPath":12,"description":null}
+        ]}"#;
+        let got = parse_validation_messages(body);
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0].field_path, "events");
+        assert_eq!(got[0].description, "Event name is invalid");
+        assert_eq!(got[0].validation_code, "NAME_INVALID");
+        assert_eq!(got[1].description, "");
+        assert_eq!(got[2].field_path, "12");
+        assert!(parse_validation_messages(br#"{"validationMessages":[]}"#).is_empty());
+        assert!(parse_validation_messages(b"").is_empty());
+        assert!(parse_validation_messages(b"{\"validationMessages\":").is_empty());
+        assert!(parse_validation_messages(b"[1,2]").is_empty());
+    }
+
+    #[test]
+    fn truncates_fields_by_characters() {
+        let long = "é".repeat(300);
+        let body = serde_json::json!({"validationMessages": [{"description": long}]}).to_string();
+        let got = parse_validation_messages(body.as_bytes());
+        assert_eq!(got[0].description.chars().count(), 256);
+        assert_eq!(truncate_chars("abc".into(), 256), "abc");
+    }
+
+    #[test]
+    fn finds_rustls_errors_inside_io_errors() {
+        let tls = rustls::Error::General("bad".into());
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, tls);
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer")]
+        struct Outer(#[source] std::io::Error);
+        assert!(is_tls_error(&Outer(io)));
+        let plain = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert!(!is_tls_error(&Outer(plain)));
+    }
+}
