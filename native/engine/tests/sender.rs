@@ -1,0 +1,896 @@
+//! The sender and the dispatcher against a real HTTP/1.1 server on 127.0.0.1.
+//! No other address is ever contacted.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use mongoose_system_metrics_engine::client::ClientCache;
+use mongoose_system_metrics_engine::dispatch::{DispatchError, Dispatcher};
+use mongoose_system_metrics_engine::outcome::{SendError, TrackingResult};
+use mongoose_system_metrics_engine::plan::{Mode, PlannedRequest, SendPlan, TrackingPlan};
+use mongoose_system_metrics_engine::secret::{Secret, SecretUrl};
+use mongoose_system_metrics_engine::sender::execute;
+use support::{Action, TestServer};
+use tokio_util::sync::CancellationToken;
+
+const SECRET: &str = "TOPSECRET-k3y_value";
+
+/// Request bodies for `n` events, 25 per batch, as the planner would make them.
+fn batches(n: usize) -> Vec<(Vec<u8>, usize)> {
+    let events: Vec<String> = (0..n)
+        .map(|i| format!(r#"{{"name":"event_{i}","params":{{"value":{i}}}}}"#))
+        .collect();
+    events
+        .chunks(25)
+        .map(|chunk| {
+            let body = format!(
+                r#"{{"client_id":"test-client","events":[{}]}}"#,
+                chunk.join(",")
+            );
+            (body.into_bytes(), chunk.len())
+        })
+        .collect()
+}
+
+fn tracking(base: &str, id: &str, events: usize) -> TrackingPlan {
+    let base = reqwest::Url::parse(base).unwrap();
+    TrackingPlan {
+        tracking_id: id.to_string(),
+        requests: batches(events)
+            .into_iter()
+            .map(|(body, events)| PlannedRequest {
+                url: SecretUrl::new(&base, id, &Secret::new(SECRET)),
+                body,
+                events,
+            })
+            .collect(),
+    }
+}
+
+fn plan(
+    server: &TestServer,
+    trackings: &[(&str, usize)],
+    timeout_ms: u64,
+    max_retries: u32,
+) -> SendPlan {
+    plan_at(
+        &server.url("/mp/collect"),
+        trackings,
+        timeout_ms,
+        max_retries,
+    )
+}
+
+fn plan_at(base: &str, trackings: &[(&str, usize)], timeout_ms: u64, max_retries: u32) -> SendPlan {
+    SendPlan {
+        trackings: trackings
+            .iter()
+            .map(|(id, events)| tracking(base, id, *events))
+            .collect(),
+        mode: Mode::Collect,
+        timeout: Duration::from_millis(timeout_ms),
+        max_retries,
+        cacertfile: None,
+    }
+}
+
+/// A client cache whose default client is already built, so timings measure only the send.
+async fn warm_clients() -> ClientCache {
+    let clients = ClientCache::new();
+    clients.get(None).await.expect("default client");
+    clients
+}
+
+async fn run(plan: SendPlan) -> Vec<TrackingResult> {
+    run_with(plan, &warm_clients().await).await
+}
+
+async fn run_with(plan: SendPlan, clients: &ClientCache) -> Vec<TrackingResult> {
+    let results = execute(plan, clients, CancellationToken::new()).await;
+    assert_no_secret(&results);
+    results
+}
+
+fn assert_no_secret(results: &[TrackingResult]) {
+    let shown = format!("{results:?}");
+    assert!(!shown.contains(SECRET), "secret leaked: {shown}");
+    for r in results {
+        if let Err(e) = &r.result {
+            assert!(!format!("{e} {e:?}").contains(SECRET));
+        }
+    }
+}
+
+fn one(results: Vec<TrackingResult>) -> TrackingResult {
+    assert_eq!(results.len(), 1, "{results:?}");
+    results.into_iter().next().unwrap()
+}
+
+fn retry_after(status: u16, value: &str) -> Action {
+    Action::StatusWith(status, vec![("Retry-After".into(), value.into())])
+}
+
+// ---------------------------------------------------------------------------------------------
+// sender::execute
+
+#[tokio::test]
+async fn success_is_counted_and_the_request_is_as_planned() {
+    let server = TestServer::start().await;
+    let p = plan(&server, &[("G-ONE", 3)], 2000, 2);
+    let expected_body = p.trackings[0].requests[0].body.clone();
+    let r = one(run(p).await);
+    assert_eq!(r.tracking_id, "G-ONE");
+    assert_eq!(r.result, Ok(()));
+    assert_eq!((r.batches, r.requests, r.events), (1, 1, 3));
+    assert_eq!(r.validation_messages, None);
+
+    let seen = server.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].method, "POST");
+    assert_eq!(seen[0].path, "/mp/collect");
+    assert_eq!(seen[0].param("measurement_id").as_deref(), Some("G-ONE"));
+    assert_eq!(seen[0].param("api_secret").as_deref(), Some(SECRET));
+    assert_eq!(seen[0].content_type.as_deref(), Some("application/json"));
+    assert_eq!(seen[0].body, expected_body);
+}
+
+#[tokio::test]
+async fn sixty_events_go_in_three_ordered_batches() {
+    let server = TestServer::start().await;
+    let p = plan(&server, &[("G-ONE", 60)], 2000, 2);
+    let bodies: Vec<Vec<u8>> = p.trackings[0]
+        .requests
+        .iter()
+        .map(|r| r.body.clone())
+        .collect();
+    let r = one(run(p).await);
+    assert_eq!(r.result, Ok(()));
+    assert_eq!((r.batches, r.requests, r.events), (3, 3, 60));
+    let seen: Vec<Vec<u8>> = server.requests().into_iter().map(|r| r.body).collect();
+    assert_eq!(seen, bodies);
+    let counts: Vec<usize> = seen
+        .iter()
+        .map(|b| {
+            let v: serde_json::Value = serde_json::from_slice(b).unwrap();
+            v["events"].as_array().unwrap().len()
+        })
+        .collect();
+    assert_eq!(counts, vec![25, 25, 10]);
+}
+
+#[tokio::test]
+async fn tracking_ids_are_sent_in_parallel_and_reported_in_order() {
+    let server = TestServer::start().await;
+    let slow = Action::Sleep(Duration::from_millis(500), Box::new(Action::Status(200)));
+    server.script("G-A", vec![slow.clone()]);
+    server.script("G-B", vec![slow]);
+    let results = run(plan(&server, &[("G-A", 5), ("G-B", 30)], 3000, 0)).await;
+    // Both first requests arrived while the other was still waiting for its answer.
+    let a = server.requests_for("G-A")[0].at;
+    let b = server.requests_for("G-B")[0].at;
+    let apart = a.max(b) - a.min(b);
+    assert!(
+        apart < Duration::from_millis(300),
+        "not parallel: {apart:?} apart"
+    );
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0].tracking_id, "G-A");
+    assert_eq!(results[1].tracking_id, "G-B");
+    assert_eq!(
+        (results[0].batches, results[0].requests, results[0].events),
+        (1, 1, 5)
+    );
+    assert_eq!(
+        (results[1].batches, results[1].requests, results[1].events),
+        (2, 2, 30)
+    );
+    assert!(results.iter().all(|r| r.result.is_ok()));
+}
+
+#[tokio::test]
+async fn one_failing_tracking_id_does_not_affect_another() {
+    let server = TestServer::start().await;
+    server.script("G-BAD", vec![Action::Status(400)]);
+    let results = run(plan(&server, &[("G-BAD", 2), ("G-GOOD", 2)], 2000, 1)).await;
+    assert_eq!(results[0].result, Err(SendError::HttpStatus(400)));
+    assert_eq!(results[1].result, Ok(()));
+    assert_eq!(results[1].events, 2);
+}
+
+#[tokio::test]
+async fn a_500_then_200_is_retried() {
+    let server = TestServer::start().await;
+    server.script("G-ONE", vec![Action::Status(500)]);
+    let r = one(run(plan(&server, &[("G-ONE", 4)], 2000, 2)).await);
+    assert_eq!(r.result, Ok(()));
+    assert_eq!((r.batches, r.requests, r.events), (1, 2, 4));
+    let seen = server.requests();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].body, seen[1].body);
+}
+
+#[tokio::test]
+async fn a_503_until_retries_run_out_is_http_status_503() {
+    let server = TestServer::start().await;
+    server.set_default(Action::Status(503));
+    let r = one(run(plan(&server, &[("G-ONE", 4)], 2000, 2)).await);
+    assert_eq!(r.result, Err(SendError::HttpStatus(503)));
+    assert_eq!((r.batches, r.requests, r.events), (1, 3, 0));
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn a_429_exhausted_is_rate_limited() {
+    let server = TestServer::start().await;
+    server.set_default(Action::Status(429));
+    let r = one(run(plan(&server, &[("G-ONE", 1)], 2000, 1)).await);
+    assert_eq!(r.result, Err(SendError::RateLimited));
+    assert_eq!(r.requests, 2);
+}
+
+#[tokio::test]
+async fn retry_after_one_second_is_honoured() {
+    let server = TestServer::start().await;
+    server.script("G-ONE", vec![retry_after(429, "1")]);
+    let r = one(run(plan(&server, &[("G-ONE", 1)], 2000, 2)).await);
+    assert_eq!(r.result, Ok(()));
+    assert_eq!(r.requests, 2);
+    let seen = server.requests();
+    let gap = seen[1].at - seen[0].at;
+    assert!(gap >= Duration::from_millis(950), "waited only {gap:?}");
+    assert!(gap < Duration::from_millis(1900), "waited {gap:?}");
+}
+
+#[tokio::test]
+async fn retry_after_beyond_the_cap_is_rate_limited_at_once() {
+    let server = TestServer::start().await;
+    server.script("G-ONE", vec![retry_after(429, "120")]);
+    let started = Instant::now();
+    let r = one(run(plan(&server, &[("G-ONE", 1)], 2000, 2)).await);
+    assert!(started.elapsed() < Duration::from_millis(500));
+    assert_eq!(r.result, Err(SendError::RateLimited));
+    assert_eq!(r.requests, 1);
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_400_is_not_retried_and_stops_the_remaining_batches() {
+    let server = TestServer::start().await;
+    server.script("G-ONE", vec![Action::Status(200), Action::Status(400)]);
+    let r = one(run(plan(&server, &[("G-ONE", 60)], 2000, 3)).await);
+    assert_eq!(r.result, Err(SendError::HttpStatus(400)));
+    assert_eq!((r.batches, r.requests, r.events), (3, 2, 25));
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed() {
+    let server = TestServer::start().await;
+    let location = server.url("/elsewhere");
+    server.script(
+        "G-ONE",
+        vec![Action::StatusWith(302, vec![("Location".into(), location)])],
+    );
+    let r = one(run(plan(&server, &[("G-ONE", 1)], 2000, 2)).await);
+    assert_eq!(r.result, Err(SendError::HttpStatus(302)));
+    assert_eq!(r.requests, 1);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let seen = server.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].path, "/mp/collect");
+}
+
+#[tokio::test]
+async fn connection_refused_is_connect_error_after_retries() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let base = format!("http://127.0.0.1:{port}/mp/collect");
+    let r = one(run(plan_at(&base, &[("G-ONE", 1)], 1000, 1)).await);
+    assert_eq!(r.result, Err(SendError::ConnectError));
+    assert_eq!((r.batches, r.requests, r.events), (1, 2, 0));
+}
+
+#[tokio::test]
+async fn a_reset_connection_is_retried() {
+    let server = TestServer::start().await;
+    server.script("G-ONE", vec![Action::Reset]);
+    let r = one(run(plan(&server, &[("G-ONE", 1)], 2000, 1)).await);
+    assert_eq!(r.result, Ok(()));
+    assert_eq!(r.requests, 2);
+}
+
+#[tokio::test]
+async fn a_reset_connection_until_retries_run_out_is_connect_error() {
+    let server = TestServer::start().await;
+    server.set_default(Action::Reset);
+    let r = one(run(plan(&server, &[("G-ONE", 1)], 2000, 1)).await);
+    assert_eq!(r.result, Err(SendError::ConnectError));
+    assert_eq!(r.requests, 2);
+}
+
+#[tokio::test]
+async fn a_hanging_endpoint_times_out_per_attempt() {
+    let server = TestServer::start().await;
+    server.set_default(Action::Hang);
+    let started = Instant::now();
+    let r = one(run(plan(&server, &[("G-ONE", 1)], 200, 1)).await);
+    let elapsed = started.elapsed();
+    assert_eq!(r.result, Err(SendError::Timeout));
+    assert_eq!(r.requests, 2);
+    // Two attempts of 200 ms, plus a backoff of at most 500 ms.
+    assert!(elapsed >= Duration::from_millis(400), "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
+    let seen = server.requests();
+    assert_eq!(seen.len(), 2);
+    let first_attempt = seen[1].at - seen[0].at;
+    assert!(
+        first_attempt >= Duration::from_millis(195),
+        "{first_attempt:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_answer_within_the_timeout_is_fine() {
+    let server = TestServer::start().await;
+    server.set_default(Action::Sleep(
+        Duration::from_millis(100),
+        Box::new(Action::Status(204)),
+    ));
+    let r = one(run(plan(&server, &[("G-ONE", 1)], 1000, 0)).await);
+    assert_eq!(r.result, Ok(()));
+}
+
+#[tokio::test]
+async fn cancel_during_a_hanging_attempt_is_quick_and_final() {
+    let server = TestServer::start().await;
+    server.set_default(Action::Hang);
+    let clients = warm_clients().await;
+    let cancel = CancellationToken::new();
+    let canceller = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        canceller.cancel();
+    });
+    let started = Instant::now();
+    let results = execute(
+        plan(&server, &[("G-A", 30), ("G-B", 1)], 10_000, 3),
+        &clients,
+        cancel,
+    )
+    .await;
+    let elapsed = started.elapsed();
+    assert_no_secret(&results);
+    assert!(elapsed < Duration::from_millis(600), "{elapsed:?}");
+    for r in &results {
+        assert_eq!(r.result, Err(SendError::Cancelled));
+        assert_eq!(r.requests, 1);
+        assert_eq!(r.events, 0);
+    }
+    assert_eq!(results[0].batches, 2);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "a request was made after the cancel"
+    );
+}
+
+#[tokio::test]
+async fn cancel_during_backoff_is_quick() {
+    let server = TestServer::start().await;
+    server.set_default(retry_after(503, "20"));
+    let clients = warm_clients().await;
+    let cancel = CancellationToken::new();
+    let canceller = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        canceller.cancel();
+    });
+    let started = Instant::now();
+    let r = one(execute(plan(&server, &[("G-ONE", 1)], 2000, 3), &clients, cancel).await);
+    assert!(started.elapsed() < Duration::from_millis(700));
+    assert_eq!(r.result, Err(SendError::Cancelled));
+    assert_eq!(r.requests, 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn already_cancelled_sends_nothing() {
+    let server = TestServer::start().await;
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let r = one(execute(
+        plan(&server, &[("G-ONE", 1)], 2000, 3),
+        &ClientCache::new(),
+        cancel,
+    )
+    .await);
+    assert_eq!(r.result, Err(SendError::Cancelled));
+    assert_eq!((r.batches, r.requests), (1, 0));
+    assert!(server.requests().is_empty());
+}
+
+#[tokio::test]
+async fn validate_mode_collects_the_messages_of_every_batch() {
+    let server = TestServer::start().await;
+    server.script(
+        "G-ONE",
+        vec![
+            Action::Json(
+                r#"{"validationMessages":[{"fieldPath":"events","description":"Event at index: [3] has invalid name [1bad].","validationCode":"NAME_INVALID"}]}"#.into(),
+            ),
+            Action::Json(format!(
+                r#"{{"validationMessages":[{{"fieldPath":"events.params","description":"{}","validationCode":"VALUE_INVALID"}},{{"fieldPath":"events","description":"x","validationCode":"NAME_RESERVED"}}]}}"#,
+                "d".repeat(400)
+            )),
+            Action::Json(r#"{"validationMessages":[]}"#.into()),
+        ],
+    );
+    let mut p = plan_at(&server.url("/debug/mp/collect"), &[("G-ONE", 60)], 2000, 0);
+    p.mode = Mode::Validate;
+    let r = one(run(p).await);
+    assert_eq!(r.result, Ok(()));
+    assert_eq!((r.batches, r.requests, r.events), (3, 3, 60));
+    let messages = r.validation_messages.expect("validate mode gives messages");
+    let codes: Vec<&str> = messages
+        .iter()
+        .map(|m| m.validation_code.as_str())
+        .collect();
+    assert_eq!(
+        codes,
+        vec!["NAME_INVALID", "VALUE_INVALID", "NAME_RESERVED"]
+    );
+    assert_eq!(messages[0].field_path, "events");
+    assert_eq!(
+        messages[0].description,
+        "Event at index: [3] has invalid name [1bad]."
+    );
+    assert_eq!(messages[1].description.len(), 256);
+    assert!(server
+        .requests()
+        .iter()
+        .all(|r| r.path == "/debug/mp/collect"));
+}
+
+#[tokio::test]
+async fn validate_mode_with_a_clean_answer_gives_an_empty_list() {
+    let server = TestServer::start().await;
+    server.set_default(Action::Json(r#"{"validationMessages":[]}"#.into()));
+    let mut p = plan(&server, &[("G-ONE", 2)], 2000, 0);
+    p.mode = Mode::Validate;
+    let r = one(run(p).await);
+    assert_eq!(r.validation_messages, Some(vec![]));
+}
+
+#[tokio::test]
+async fn a_huge_answer_body_is_not_read_whole() {
+    let server = TestServer::start().await;
+    let huge = format!(
+        r#"{{"validationMessages":[],"pad":"{}"}}"#,
+        "x".repeat(1 << 20)
+    );
+    server.set_default(Action::Json(huge));
+    let mut p = plan(&server, &[("G-ONE", 1)], 2000, 0);
+    p.mode = Mode::Validate;
+    let r = one(run(p).await);
+    assert_eq!(r.result, Ok(()));
+    assert_eq!(r.validation_messages, Some(vec![]));
+}
+
+#[tokio::test]
+async fn a_bad_cacertfile_is_tls_error_and_nothing_is_sent() {
+    let server = TestServer::start().await;
+    let dir = std::env::temp_dir().join(format!("msm-sender-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let garbage = dir.join("garbage.pem");
+    std::fs::write(&garbage, "not a certificate").unwrap();
+    let broken = dir.join("broken.pem");
+    std::fs::write(
+        &broken,
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let missing = dir.join("missing.pem");
+    let clients = ClientCache::new();
+    for path in [garbage, broken, missing] {
+        let mut p = plan(&server, &[("G-ONE", 1), ("G-TWO", 30)], 2000, 2);
+        p.cacertfile = Some(path.clone());
+        let results = execute(p, &clients, CancellationToken::new()).await;
+        assert_no_secret(&results);
+        assert_eq!(results.len(), 2);
+        for r in &results {
+            assert_eq!(r.result, Err(SendError::TlsError), "{path:?}");
+            assert_eq!(r.requests, 0);
+        }
+        assert_eq!(results[1].batches, 2);
+    }
+    assert!(clients.is_empty());
+    assert!(server.requests().is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn clients_are_reused_per_cacertfile() {
+    let server = TestServer::start().await;
+    let clients = ClientCache::new();
+    for _ in 0..3 {
+        let results = execute(
+            plan(&server, &[("G-ONE", 1)], 2000, 0),
+            &clients,
+            CancellationToken::new(),
+        )
+        .await;
+        assert_eq!(results[0].result, Ok(()));
+    }
+    assert_eq!(clients.len(), 1);
+}
+
+#[tokio::test]
+async fn an_empty_plan_sends_nothing() {
+    let server = TestServer::start().await;
+    let results = run(plan(&server, &[], 2000, 0)).await;
+    assert!(results.is_empty());
+    let r = one(run(plan(&server, &[("G-ONE", 0)], 2000, 0)).await);
+    assert_eq!(r.result, Ok(()));
+    assert_eq!((r.batches, r.requests, r.events), (0, 0, 0));
+}
+
+#[tokio::test]
+async fn the_secret_is_never_shown() {
+    let server = TestServer::start().await;
+    server.script("G-A", vec![Action::Status(400)]);
+    server.set_default(Action::Hang);
+    let p = plan(&server, &[("G-A", 1), ("G-B", 1)], 200, 0);
+    let plan_debug = format!("{p:?}");
+    assert!(!plan_debug.contains(SECRET), "{plan_debug}");
+    let results = run(p).await; // asserts on Debug and Display inside
+    assert_eq!(results[0].result, Err(SendError::HttpStatus(400)));
+    assert_eq!(results[1].result, Err(SendError::Timeout));
+    // Also a connection error (reqwest's error would print the URL).
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let results = run(plan_at(
+        &format!("http://127.0.0.1:{port}/mp/collect"),
+        &[("G-A", 1)],
+        500,
+        0,
+    ))
+    .await;
+    assert_eq!(results[0].result, Err(SendError::ConnectError));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dispatcher: it owns its runtime, so these tests are synchronous; the server runs on its own
+// runtime.
+
+struct Harness {
+    rt: tokio::runtime::Runtime,
+    server: TestServer,
+}
+
+fn harness() -> Harness {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt.block_on(TestServer::start());
+    Harness { rt, server }
+}
+
+type Done = (Vec<u8>, Vec<TrackingResult>, Option<String>);
+
+fn on_done(
+    key: &[u8],
+    tx: &mpsc::Sender<Done>,
+) -> impl FnOnce(Vec<TrackingResult>) + Send + 'static {
+    let key = key.to_vec();
+    let tx = tx.clone();
+    move |results| {
+        let thread = std::thread::current().name().map(str::to_string);
+        let _ = tx.send((key, results, thread));
+    }
+}
+
+#[test]
+fn dispatcher_answers_once_on_a_runtime_thread() {
+    let h = harness();
+    let d = Dispatcher::new();
+    assert!(!d.is_started());
+    let (tx, rx) = mpsc::channel();
+    d.submit(
+        b"k1".to_vec(),
+        plan(&h.server, &[("G-ONE", 30)], 2000, 0),
+        on_done(b"k1", &tx),
+    )
+    .unwrap();
+    assert!(d.is_started());
+    let (key, results, thread) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(key, b"k1");
+    assert_eq!(thread.as_deref(), Some("msm-worker"));
+    let r = one(results);
+    assert_eq!(r.result, Ok(()));
+    assert_eq!((r.batches, r.requests, r.events), (2, 2, 30));
+    assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+    assert_eq!(d.in_flight(), 0);
+    drop(h.rt);
+}
+
+#[test]
+fn submit_returns_at_once_while_the_endpoint_hangs() {
+    let h = harness();
+    h.server.set_default(Action::Hang);
+    let d = Dispatcher::new();
+    let (tx, rx) = mpsc::channel();
+    // The first submit creates the runtime.
+    d.submit(
+        b"warm".to_vec(),
+        plan(&h.server, &[("G-W", 1)], 10_000, 0),
+        on_done(b"warm", &tx),
+    )
+    .unwrap();
+    let n = 40;
+    let mut took = Vec::new();
+    for i in 0..n {
+        let key = format!("job-{i}").into_bytes();
+        let p = plan(&h.server, &[("G-ONE", 3), ("G-TWO", 3)], 10_000, 3);
+        let f = on_done(&key, &tx);
+        let started = Instant::now();
+        d.submit(key, p, f).unwrap();
+        took.push(started.elapsed());
+    }
+    took.sort();
+    let median = took[n / 2];
+    let p90 = took[n * 9 / 10];
+    eprintln!(
+        "submit: median {median:?}, p90 {p90:?}, max {:?}",
+        took[n - 1]
+    );
+    assert!(median < Duration::from_micros(200), "median {median:?}");
+    assert!(p90 < Duration::from_millis(1), "p90 {p90:?}");
+    assert_eq!(d.in_flight(), n + 1);
+
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    d.cancel_all();
+    let mut answered = 0;
+    while answered < n + 1 {
+        let (_, results, _) = rx.recv_timeout(Duration::from_secs(2)).expect("an answer");
+        assert!(results
+            .iter()
+            .all(|r| r.result == Err(SendError::Cancelled)));
+        answered += 1;
+    }
+    assert!(started.elapsed() < Duration::from_millis(1000));
+    assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+    assert_eq!(d.in_flight(), 0);
+}
+
+#[test]
+fn past_the_bound_submit_is_overloaded() {
+    let h = harness();
+    h.server.set_default(Action::Hang);
+    let d = Dispatcher::new();
+    d.set_max_in_flight(2);
+    let (tx, rx) = mpsc::channel();
+    for key in [b"a", b"b"] {
+        d.submit(
+            key.to_vec(),
+            plan(&h.server, &[("G-ONE", 1)], 10_000, 0),
+            on_done(key, &tx),
+        )
+        .unwrap();
+    }
+    let started = Instant::now();
+    let refused = d.submit(
+        b"c".to_vec(),
+        plan(&h.server, &[("G-ONE", 1)], 10_000, 0),
+        on_done(b"c", &tx),
+    );
+    assert!(started.elapsed() < Duration::from_millis(1));
+    assert_eq!(refused, Err(DispatchError::Overloaded));
+    d.cancel(b"a");
+    let (key, results, _) = rx.recv_timeout(Duration::from_secs(2)).unwrap();
+    assert_eq!(key, b"a");
+    assert_eq!(results[0].result, Err(SendError::Cancelled));
+    // A slot is free again.
+    d.submit(
+        b"d".to_vec(),
+        plan(&h.server, &[("G-ONE", 1)], 10_000, 0),
+        on_done(b"d", &tx),
+    )
+    .unwrap();
+    d.cancel_all();
+    let mut keys: Vec<Vec<u8>> = (0..2)
+        .map(|_| rx.recv_timeout(Duration::from_secs(2)).unwrap().0)
+        .collect();
+    keys.sort();
+    assert_eq!(keys, vec![b"b".to_vec(), b"d".to_vec()]);
+    assert!(
+        rx.recv_timeout(Duration::from_millis(200)).is_err(),
+        "c must never answer"
+    );
+}
+
+#[test]
+fn cancel_stops_only_its_own_send() {
+    let h = harness();
+    h.server.script("G-SLOW", vec![Action::Hang]);
+    h.server.script(
+        "G-OK",
+        vec![Action::Sleep(
+            Duration::from_millis(300),
+            Box::new(Action::Status(200)),
+        )],
+    );
+    let d = Dispatcher::new();
+    let (tx, rx) = mpsc::channel();
+    d.submit(
+        b"slow".to_vec(),
+        plan(&h.server, &[("G-SLOW", 1)], 10_000, 0),
+        on_done(b"slow", &tx),
+    )
+    .unwrap();
+    d.submit(
+        b"ok".to_vec(),
+        plan(&h.server, &[("G-OK", 1)], 10_000, 0),
+        on_done(b"ok", &tx),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    d.cancel(b"slow");
+    d.cancel(b"unknown-key");
+    let (key, results, _) = rx.recv_timeout(Duration::from_secs(2)).unwrap();
+    assert_eq!(key, b"slow");
+    assert_eq!(results[0].result, Err(SendError::Cancelled));
+    let (key, results, _) = rx.recv_timeout(Duration::from_secs(2)).unwrap();
+    assert_eq!(key, b"ok");
+    assert_eq!(results[0].result, Ok(()));
+    assert_eq!(d.in_flight(), 0);
+}
+
+#[test]
+fn a_panicking_task_still_answers_exactly_once() {
+    let h = harness();
+    let d = Dispatcher::new();
+    let (tx, rx) = mpsc::channel();
+    d.panic_next_task_for_tests();
+    let mut p = plan(&h.server, &[("G-ONE", 60), ("G-TWO", 1)], 2000, 0);
+    p.mode = Mode::Validate;
+    d.submit(b"boom".to_vec(), p, on_done(b"boom", &tx))
+        .unwrap();
+    let (key, results, _) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(key, b"boom");
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0].result, Err(SendError::Internal));
+    assert_eq!((results[0].batches, results[0].requests), (3, 0));
+    assert_eq!(results[1].batches, 1);
+    assert_eq!(results[1].validation_messages, Some(vec![]));
+    assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+    assert_eq!(d.in_flight(), 0);
+    assert!(h.server.requests().is_empty());
+    // The dispatcher keeps working.
+    d.submit(
+        b"after".to_vec(),
+        plan(&h.server, &[("G-ONE", 1)], 2000, 0),
+        on_done(b"after", &tx),
+    )
+    .unwrap();
+    let (_, results, _) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(results[0].result, Ok(()));
+}
+
+#[test]
+fn many_mixed_sends_answer_exactly_once_each() {
+    let h = harness();
+    h.server.script("G-FAIL", vec![Action::Status(400); 10]);
+    h.server.script("G-RETRY", vec![Action::Status(500); 10]);
+    let d = Dispatcher::new();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = mpsc::channel();
+    let ids = ["G-OK", "G-FAIL", "G-RETRY"];
+    for i in 0..30 {
+        let key = format!("m{i}").into_bytes();
+        let calls = calls.clone();
+        let tx = tx.clone();
+        let k = key.clone();
+        let p = plan(&h.server, &[(ids[i % 3], 2)], 2000, 1);
+        if i == 7 {
+            d.panic_next_task_for_tests();
+        }
+        d.submit(key, p, move |results| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            let _ = tx.send((k, results, None::<String>));
+        })
+        .unwrap();
+    }
+    let mut keys = Vec::new();
+    for _ in 0..30 {
+        keys.push(rx.recv_timeout(Duration::from_secs(10)).unwrap().0);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(calls.load(Ordering::SeqCst), 30);
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 30);
+    assert_eq!(d.in_flight(), 0);
+}
+
+#[test]
+fn dropping_the_dispatcher_answers_pending_sends() {
+    let h = harness();
+    h.server.set_default(Action::Hang);
+    let d = Dispatcher::new();
+    let (tx, rx) = mpsc::channel();
+    d.submit(
+        b"x".to_vec(),
+        plan(&h.server, &[("G-ONE", 1)], 10_000, 0),
+        on_done(b"x", &tx),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    drop(d);
+    let (_, results, _) = rx.recv_timeout(Duration::from_secs(2)).unwrap();
+    assert_eq!(results[0].result, Err(SendError::Cancelled));
+    assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+}
+
+// ---------------------------------------------------------------------------------------------
+// TLS, against a test CA on 127.0.0.1.
+
+fn write_temp(name: &str, contents: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("msm-tls-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn tls_with_an_unknown_ca_is_tls_error_and_not_retried() {
+    let pki = support::TestPki::generate();
+    let server = pki.start_server().await;
+    let p = plan_at(&server.https_url("/mp/collect"), &[("G-ONE", 1)], 2000, 2);
+    let r = one(run(p).await);
+    assert_eq!(r.result, Err(SendError::TlsError));
+    assert_eq!((r.batches, r.requests, r.events), (1, 1, 0));
+    assert!(server.requests().is_empty());
+}
+
+#[tokio::test]
+async fn tls_with_the_ca_as_cacertfile_is_ok() {
+    let pki = support::TestPki::generate();
+    let server = pki.start_server().await;
+    let ca = write_temp("good-ca.pem", &pki.ca_pem);
+    let clients = ClientCache::new();
+    let mut p = plan_at(&server.https_url("/mp/collect"), &[("G-ONE", 30)], 5000, 0);
+    p.cacertfile = Some(ca.clone());
+    let r = one(run_with(p, &clients).await);
+    assert_eq!(r.result, Ok(()));
+    assert_eq!((r.batches, r.requests, r.events), (2, 2, 30));
+    let seen = server.requests();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].param("api_secret").as_deref(), Some(SECRET));
+
+    // The same cache without the cacertfile uses another client, which does not trust the CA.
+    let p = plan_at(&server.https_url("/mp/collect"), &[("G-ONE", 1)], 5000, 0);
+    let r = one(run_with(p, &clients).await);
+    assert_eq!(r.result, Err(SendError::TlsError));
+    assert_eq!(clients.len(), 2);
+
+    // Another CA does not help.
+    let other = support::TestPki::generate();
+    let mut p = plan_at(&server.https_url("/mp/collect"), &[("G-ONE", 1)], 5000, 0);
+    p.cacertfile = Some(write_temp("other-ca.pem", &other.ca_pem));
+    let r = one(run_with(p, &clients).await);
+    assert_eq!(r.result, Err(SendError::TlsError));
+    assert_eq!(server.requests().len(), 2);
+}
