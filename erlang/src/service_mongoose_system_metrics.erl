@@ -633,9 +633,11 @@ send_and_wait(Events, Opts, Notify) ->
 
 cancel_job(undefined) ->
     ok;
-cancel_job(#job{pid = Pid, send_ref = Ref}) ->
+cancel_job(#job{pid = Pid, send_ref = Ref0}) ->
     unlink(Pid),
     exit(Pid, kill),
+    %% The job may have started its send and told us just now.
+    Ref = receive {job_sending, Pid, R} -> R after 0 -> Ref0 end,
     case Ref of
         undefined -> ok;
         _ -> _ = mongoose_system_metrics_nif:cancel(Ref), ok
