@@ -10,7 +10,7 @@
 %%% Broken rules are recorded as `violations' (tests assert there are none). Like GA4,
 %%% `/mp/collect' answers 204 whatever the payload (unless told otherwise with
 %%% `set_response/2'), and `/debug/mp/collect' answers `{"validationMessages": [...]}'
-%%% listing the violations. Needs jiffy (Debian's erlang-jiffy) to decode JSON.
+%%% listing the violations (or the `body' given to `set_response/2', when not empty). Needs jiffy (Debian's erlang-jiffy) to decode JSON.
 %%%
 %%% API:
 %%% <ul>
@@ -169,8 +169,8 @@ conn_loop(Server, Sock) ->
             gen_tcp:close(Sock)
     end.
 
-response_body(#{path := <<"/debug/mp/collect">>, violations := V}, #{status := Status})
-  when Status >= 200, Status < 300 ->
+response_body(#{path := <<"/debug/mp/collect">>, violations := V}, #{status := Status} = Resp)
+  when Status >= 200, Status < 300, map_get(body, Resp) =:= <<>> ->
     Msgs = [#{<<"fieldPath">> => iolist_to_binary(io_lib:format("~p", [P])),
               <<"description">> => D, <<"validationCode">> => <<"VALUE_INVALID">>}
             || {P, D} <- V],

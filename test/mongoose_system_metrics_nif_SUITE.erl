@@ -1,0 +1,544 @@
+%%% @doc The engine API on the real NIF in a real VM: every NodeInfo field, every error path,
+%%% input limits, and real sends to a GA4 stand-in HTTP server on 127.0.0.1
+%%% (ga4_stub_server, started by the suite), including a hanging endpoint, cancel,
+%%% overload, and the module answering when the native library is absent.
+-module(mongoose_system_metrics_nif_SUITE).
+
+-include_lib("common_test/include/ct.hrl").
+-include_lib("stdlib/include/assert.hrl").
+
+-compile([export_all, nowarn_export_all]).
+
+-define(NIF, mongoose_system_metrics_nif).
+-define(SECRET, "nif-suite-very-secret").
+
+all() ->
+    [{group, build}, {group, plan}, {group, send}, module_answers_without_library].
+
+groups() ->
+    [{build, [], [library_loaded, full_node_info, empty_node_info, custom_modules_counted_once,
+                  list_option_gives_event_per_element, version_sanitised, stanza_increment,
+                  error_paths, unknown_key_error_creates_no_atom, hostile_sizes,
+                  hostile_terms_answer, encode_json_round_trip, encode_json_rejects_foreign]},
+     {plan, [], [plan_batches_and_masks, plan_validate_mode, plan_error_paths,
+                 plan_rejects_what_build_could_not_produce]},
+     {send, [], [send_two_tracking_ids_60_events, validate_mode_returns_messages,
+                 hanging_endpoint_times_out, cancel_stops_send, cancel_all_stops_sends,
+                 overload_rejects_at_once, notify_other_pid, connection_refused,
+                 configure_errors]}].
+
+init_per_suite(Config) ->
+    {ok, _} = application:ensure_all_started(jiffy),
+    Config.
+
+end_per_suite(_Config) ->
+    ok.
+
+init_per_group(send, Config) ->
+    {ok, Server} = ga4_stub_server:start(),
+    [{server, Server} | Config];
+init_per_group(_, Config) ->
+    Config.
+
+end_per_group(send, Config) ->
+    ga4_stub_server:stop(?config(server, Config));
+end_per_group(_, _Config) ->
+    ok.
+
+init_per_testcase(_Case, Config) ->
+    case ?config(server, Config) of
+        undefined -> ok;
+        Server ->
+            ga4_stub_server:reset(Server),
+            ga4_stub_server:set_response(Server, #{status => 204, delay => 0, body => <<>>,
+                                                   headers => []})
+    end,
+    Config.
+
+end_per_testcase(_Case, _Config) ->
+    ?NIF:cancel_all(),
+    ok = ?NIF:configure(#{max_in_flight => 64}),
+    flush(),
+    ok.
+
+%%% Fixtures
+
+node_info() ->
+    #{version => <<"6.4.0-12-gabc1234">>,
+      uptime_seconds => 2 * 86400 + 3661,
+      node_count => 3,
+      component_count => 1,
+      config_type => toml,
+      host_type_count => 2,
+      domain_count => 4,
+      modules => [#{module => mod_mam, opts => #{backend => rdbms}},
+                  #{module => mod_mam, opts => #{backend => cassandra}},
+                  #{module => mod_muc, opts => #{backend => mnesia, online_backend => cets}},
+                  #{module => mod_push_service_mongoosepush, opts => #{api_version => v3}},
+                  #{module => mod_vcard, opts => #{backend => <<"ldap">>}},
+                  #{module => mod_disco},
+                  #{module => mod_ping},
+                  #{module => mod_acme_internal, opts => #{backend => rdbms}}],
+      http_handlers => [mongoose_bosh_handler, mongoose_websocket_handler,
+                        mongoose_graphql_handler, acme_api_handler],
+      c2s_listeners => [#{proto => tcp, tls => #{mode => starttls, module => just_tls}},
+                        #{proto => tcp, tls => #{mode => tls, module => fast_tls}},
+                        #{proto => tcp}],
+      outgoing_pools => [rdbms, http, acme_pool],
+      stanza_counts => #{xmppMessageSent => 12, xmppMessageReceived => 7,
+                         xmppIqSent => 3, xmppIqReceived => 3,
+                         xmppPresenceSent => 1, xmppPresenceReceived => 0},
+      previous_stanza_counts => #{xmppMessageSent => 11, xmppIqSent => 5}}.
+
+names(Events) -> [N || #{name := N} <- Events].
+
+by_name(Name, Events) -> [P || #{name := N, params := P} <- Events, N =:= Name].
+
+opts(Server) ->
+    opts(Server, #{}).
+
+opts(Server, Extra) ->
+    maps:merge(#{client_id => <<"suite-client-id">>,
+                 tracking_ids => [#{id => "G-NIFSUITE1", secret => ?SECRET}],
+                 url => ga4_stub_server:url(Server),
+                 timeout_ms => 2000,
+                 max_retries => 0}, Extra).
+
+pool_events(N) ->
+    [#{name => <<"outgoing_pool">>, params => #{<<"value">> => <<"rdbms">>}}
+     || _ <- lists:seq(1, N)].
+
+wait_result(Ref) ->
+    wait_result(Ref, 15000).
+
+wait_result(Ref, Timeout) ->
+    receive {mongoose_system_metrics_sent, Ref, Results} -> Results
+    after Timeout -> ct:fail({no_result_message, Ref})
+    end.
+
+flush() ->
+    receive {mongoose_system_metrics_sent, _, _} -> flush() after 0 -> ok end.
+
+assert_no_secret(Term) ->
+    Text = lists:flatten(io_lib:format("~p", [Term])),
+    ?assertEqual(nomatch, string:find(Text, ?SECRET)).
+
+%%% build group
+
+library_loaded(_Config) ->
+    ?assertEqual(none, ?NIF:load_error()).
+
+full_node_info(_Config) ->
+    {ok, Events} = ?NIF:build_report(node_info()),
+    ?assertEqual([<<"host_count">>, <<"domain_count">>,
+                  <<"module_with_opt">>, <<"module_with_opt">>, <<"module_with_opt">>,
+                  <<"module_with_opt">>, <<"module_with_opt">>, <<"module_with_opt">>,
+                  <<"custom_module_count">>, <<"cluster">>, <<"http_api">>,
+                  <<"transport_mechanism">>, <<"tls_option">>, <<"tls_option">>,
+                  <<"outgoing_pool">>, <<"outgoing_pool">>,
+                  <<"xmpp_stanza_count">>, <<"xmpp_stanza_count">>, <<"xmpp_stanza_count">>,
+                  <<"xmpp_stanza_count">>, <<"xmpp_stanza_count">>, <<"xmpp_stanza_count">>],
+                 names(Events)),
+    ?assertEqual([#{<<"value">> => 2}], by_name(<<"host_count">>, Events)),
+    ?assertEqual([#{<<"value">> => 4}], by_name(<<"domain_count">>, Events)),
+    ?assertEqual([#{<<"module">> => <<"mod_mam">>, <<"backend">> => <<"rdbms">>},
+                  #{<<"module">> => <<"mod_mam">>, <<"backend">> => <<"cassandra">>},
+                  #{<<"module">> => <<"mod_muc">>, <<"backend">> => <<"mnesia">>,
+                    <<"online_backend">> => <<"cets">>},
+                  #{<<"module">> => <<"mod_push_service_mongoosepush">>,
+                    <<"api_version">> => <<"v3">>},
+                  #{<<"module">> => <<"mod_vcard">>, <<"backend">> => <<"ldap">>},
+                  #{<<"module">> => <<"mod_disco">>}],
+                 by_name(<<"module_with_opt">>, Events)),
+    ?assertEqual([#{<<"value">> => 2}], by_name(<<"custom_module_count">>, Events)),
+    ?assertEqual([#{<<"uptime">> => <<"0002-01:01:01">>, <<"version">> => <<"6.4.0-12-gabc1234">>,
+                    <<"component">> => 1, <<"node_number">> => 3,
+                    <<"config_type">> => <<"toml">>}],
+                 by_name(<<"cluster">>, Events)),
+    ?assertEqual([#{<<"mongoose_bosh_handler">> => <<"enabled">>,
+                    <<"mongoose_websocket_handler">> => <<"enabled">>,
+                    <<"mongoose_graphql_handler">> => <<"enabled">>}],
+                 by_name(<<"http_api">>, Events)),
+    ?assertEqual([#{<<"mongoose_bosh_handler">> => <<"enabled">>,
+                    <<"mongoose_websocket_handler">> => <<"enabled">>,
+                    <<"tcp">> => <<"enabled">>}],
+                 by_name(<<"transport_mechanism">>, Events)),
+    ?assertEqual([#{<<"mode">> => <<"tls">>, <<"module">> => <<"fast_tls">>},
+                  #{<<"mode">> => <<"starttls">>, <<"module">> => <<"just_tls">>}],
+                 by_name(<<"tls_option">>, Events)),
+    ?assertEqual([#{<<"value">> => <<"rdbms">>}, #{<<"value">> => <<"http">>}],
+                 by_name(<<"outgoing_pool">>, Events)),
+    Stanzas = by_name(<<"xmpp_stanza_count">>, Events),
+    ?assertEqual([<<"xmppMessageSent">>, <<"xmppMessageReceived">>, <<"xmppIqSent">>,
+                  <<"xmppIqReceived">>, <<"xmppPresenceSent">>, <<"xmppPresenceReceived">>],
+                 [T || #{<<"stanza_type">> := T} <- Stanzas]),
+    %% Deterministic.
+    ?assertEqual({ok, Events}, ?NIF:build_report(node_info())).
+
+empty_node_info(_Config) ->
+    {ok, Events} = ?NIF:build_report(#{}),
+    ?assertEqual([<<"custom_module_count">>, <<"cluster">>, <<"http_api">>,
+                  <<"transport_mechanism">>], names(Events)),
+    ?assertEqual([#{}], by_name(<<"http_api">>, Events)),
+    ?assertEqual([#{}], by_name(<<"transport_mechanism">>, Events)).
+
+custom_modules_counted_once(_Config) ->
+    Mods = [#{module => M} || M <- [mod_acme, mod_acme, mod_other, mod_mam, mod_acme]],
+    {ok, Events} = ?NIF:build_report(#{modules => Mods}),
+    ?assertEqual([#{<<"value">> => 2}], by_name(<<"custom_module_count">>, Events)),
+    ?assertEqual([#{<<"module">> => <<"mod_mam">>}], by_name(<<"module_with_opt">>, Events)),
+    assert_absent(<<"acme">>, Events).
+
+list_option_gives_event_per_element(_Config) ->
+    Mods = [#{module => mod_event_pusher, opts => #{backend => [sns, push, http, rabbit]}}],
+    {ok, Events} = ?NIF:build_report(#{modules => Mods}),
+    ?assertEqual([<<"sns">>, <<"push">>, <<"http">>, <<"rabbit">>],
+                 [B || #{<<"backend">> := B} <- by_name(<<"module_with_opt">>, Events)]).
+
+version_sanitised(_Config) ->
+    Check = fun(Given, Sent) ->
+                    {ok, Events} = ?NIF:build_report(#{version => Given}),
+                    ?assertEqual([#{<<"version">> => Sent}], by_name(<<"cluster">>, Events))
+            end,
+    Check(<<"6.4.0-acme-prod">>, <<"6.4.0">>),
+    Check(<<"6.4.0-12-gabc1234">>, <<"6.4.0-12-gabc1234">>),
+    Check(<<"6.3">>, <<"6.3">>),
+    Check(<<"acme-build">>, <<"unknown">>).
+
+stanza_increment(_Config) ->
+    Info = #{stanza_counts => #{xmppMessageSent => 5, xmppIqSent => 2},
+             previous_stanza_counts => #{xmppMessageSent => 4, xmppIqSent => 9}},
+    {ok, Events} = ?NIF:build_report(Info),
+    ?assertEqual([#{<<"stanza_type">> => <<"xmppMessageSent">>, <<"total">> => 5,
+                    <<"increment">> => 1},
+                  #{<<"stanza_type">> => <<"xmppIqSent">>, <<"total">> => 2,
+                    <<"increment">> => 2}],
+                 by_name(<<"xmpp_stanza_count">>, Events)).
+
+error_paths(_Config) ->
+    Cases = [{not_a_map, []},
+             {#{bogus => 1}, [bogus]},
+             {#{version => "6.4.0"}, [version]},
+             {#{uptime_seconds => -1}, [uptime_seconds]},
+             {#{node_count => 0}, [node_count]},
+             {#{component_count => 1.5}, [component_count]},
+             {#{config_type => yaml}, [config_type]},
+             {#{host_type_count => <<"2">>}, [host_type_count]},
+             {#{domain_count => self()}, [domain_count]},
+             {#{modules => #{}}, [modules]},
+             {#{modules => [#{module => a}, #{module => b}, #{opts => #{}}]}, [modules, 3]},
+             {#{modules => [#{module => a}, #{module => b},
+                            #{module => c, opts => #{backend => {tuple}}}]},
+              [modules, 3, opts, backend]},
+             {#{modules => [#{module => <<"mod_mam">>}]}, [modules, 1, module]},
+             {#{modules => [#{module => a, opts => #{backend => [1]}}]},
+              [modules, 1, opts, backend, 1]},
+             {#{modules => [#{module => a, opts => [backend]}]}, [modules, 1, opts]},
+             {#{http_handlers => [a, "b"]}, [http_handlers, 2]},
+             {#{c2s_listeners => [#{proto => tcp, tls => #{mode => tls}}]},
+              [c2s_listeners, 1, tls]},
+             {#{c2s_listeners => [#{tls => #{mode => tls, module => just_tls}}]},
+              [c2s_listeners, 1]},
+             {#{outgoing_pools => [rdbms | redis]}, [outgoing_pools]},
+             {#{stanza_counts => #{xmppIqSent => -5}}, [stanza_counts, xmppIqSent]},
+             {#{previous_stanza_counts => #{<<"x">> => 1}}, [previous_stanza_counts]},
+             {#{version => <<255, 254>>}, [version]}],
+    lists:foreach(
+      fun({Input, Path}) ->
+              case ?NIF:build_report(Input) of
+                  {error, {invalid_input, Path, Reason}} when is_binary(Reason), Reason =/= <<>> ->
+                      ok;
+                  Other ->
+                      ct:fail({unexpected, Input, Path, Other})
+              end
+      end, Cases).
+
+unknown_key_error_creates_no_atom(_Config) ->
+    %% A binary key never becomes an atom, in the answer or anywhere else.
+    Key = <<"surely_not_an_existing_atom_", (integer_to_binary(erlang:unique_integer([positive])))/binary>>,
+    Before = erlang:system_info(atom_count),
+    Result = ?NIF:encode_json([#{name => <<"host_count">>, params => #{Key => {x}}}]),
+    After = erlang:system_info(atom_count),
+    ?assertMatch({error, {invalid_input, [1, params, Key], _}}, Result),
+    ?assertEqual(Before, After).
+
+hostile_sizes(_Config) ->
+    ?assertMatch({error, {invalid_input, [modules], _}},
+                 ?NIF:build_report(#{modules => lists:duplicate(10001, #{module => a})})),
+    %% 10,000 in total, across lists.
+    ?assertMatch({error, {invalid_input, [_], <<"more than 10000 list items in total">>}},
+                 ?NIF:build_report(#{outgoing_pools => lists:duplicate(6000, rdbms),
+                                     http_handlers => lists:duplicate(6000, x)})),
+    ?assertMatch({ok, _},
+                 ?NIF:build_report(#{outgoing_pools => lists:duplicate(9000, rdbms)})),
+    ?assertMatch({error, {invalid_input, [version], _}},
+                 ?NIF:build_report(#{version => binary:copy(<<"1">>, 257)})),
+    ?assertMatch({error, {invalid_input, [modules, 1, opts, backend, 1], _}},
+                 ?NIF:build_report(#{modules => [#{module => a,
+                                                   opts => #{backend => [[deep]]}}]})),
+    Deep = lists:foldl(fun(_, Acc) -> [Acc] end, x, lists:seq(1, 100000)),
+    ?assertMatch({error, {invalid_input, _, _}}, ?NIF:build_report(#{modules => Deep})),
+    ?assertMatch({error, {invalid_input, [], _}},
+                 ?NIF:encode_json(lists:duplicate(20000, #{}))).
+
+hostile_terms_answer(_Config) ->
+    Terms = [self(), make_ref(), fun() -> ok end, {a, b}, 1.5, <<1:3>>, [a | b],
+             1 bsl 100, -1, #{1 => 2}, hd(erlang:ports())],
+    Before = erlang:system_info(atom_count),
+    [begin
+         ?assertMatch({error, {invalid_input, _, _}}, ?NIF:build_report(T)),
+         ?assertMatch({error, {invalid_input, _, _}}, ?NIF:build_report(#{version => T})),
+         ?assertMatch({error, _}, ?NIF:encode_json(T)),
+         ?assertMatch({error, {invalid_input, _, _}}, ?NIF:plan_requests([], T)),
+         ?assertMatch({error, {invalid_input, _, _}}, ?NIF:send_report(T, T))
+     end || T <- Terms],
+    ?assertEqual(Before, erlang:system_info(atom_count)).
+
+encode_json_round_trip(_Config) ->
+    {ok, Events} = ?NIF:build_report(node_info()),
+    {ok, Json} = ?NIF:encode_json(Events),
+    ?assertMatch(<<"[\n  {\n", _/binary>>, Json),
+    Decoded = jiffy:decode(Json, [return_maps]),
+    ?assertEqual(Events, [#{name => N, params => P}
+                          || #{<<"name">> := N, <<"params">> := P} <- Decoded]).
+
+encode_json_rejects_foreign(_Config) ->
+    ?assertMatch({error, {invalid_input, [2], _}},
+                 ?NIF:encode_json([#{name => <<"host_count">>, params => #{<<"value">> => 1}},
+                                   #{name => <<"page_view">>, params => #{}}])),
+    ?assertMatch({error, {invalid_input, [1], _}},
+                 ?NIF:encode_json([#{name => <<"module_with_opt">>,
+                                     params => #{<<"module">> => <<"mod_acme">>}}])).
+
+%%% plan group
+
+plan_batches_and_masks(_Config) ->
+    Opts = #{client_id => "c-1",
+             tracking_ids => [#{id => <<"G-ONE">>, secret => <<?SECRET>>},
+                              #{id => "UA-EXTRA-TRACKING-ID", secret => ?SECRET},
+                              #{id => <<"G-ONE">>, secret => <<"dup">>}],
+             url => <<"http://127.0.0.1:1/mp/collect">>},
+    {ok, Requests} = ?NIF:plan_requests(pool_events(60), Opts),
+    ?assertEqual([<<"G-ONE">>, <<"G-ONE">>, <<"G-ONE">>, <<"UA-EXTRA-TRACKING-ID">>,
+                  <<"UA-EXTRA-TRACKING-ID">>, <<"UA-EXTRA-TRACKING-ID">>],
+                 [T || #{tracking_id := T} <- Requests]),
+    [#{url := Url} | _] = Requests,
+    ?assertEqual(<<"http://127.0.0.1:1/mp/collect?measurement_id=G-ONE&api_secret=***">>, Url),
+    Counts = [length(maps:get(<<"events">>, jiffy:decode(B, [return_maps])))
+              || #{body := B} <- Requests],
+    ?assertEqual([25, 25, 10, 25, 25, 10], Counts),
+    assert_no_secret(Requests),
+    %% Default endpoint is GA4's; nothing is sent by planning.
+    {ok, [#{url := DefaultUrl}]} =
+        ?NIF:plan_requests(pool_events(1), maps:remove(url, Opts#{tracking_ids =>
+                                                                      [#{id => "G-X", secret => "s"}]})),
+    ?assertMatch(<<"https://www.google-analytics.com/mp/collect?", _/binary>>, DefaultUrl).
+
+plan_validate_mode(_Config) ->
+    {ok, [#{url := Url, body := Body}]} =
+        ?NIF:plan_requests(pool_events(2), #{client_id => <<"c">>, mode => validate,
+                                             tracking_ids => [#{id => "G-V", secret => "s"}],
+                                             url => "http://127.0.0.1:1/mp/collect"}),
+    ?assertMatch(<<"http://127.0.0.1:1/debug/mp/collect?", _/binary>>, Url),
+    ?assertMatch(#{<<"validation_behavior">> := <<"ENFORCE_RECOMMENDATIONS">>},
+                 jiffy:decode(Body, [return_maps])).
+
+plan_error_paths(_Config) ->
+    Good = #{client_id => <<"c">>, tracking_ids => [#{id => "G-1", secret => ?SECRET}]},
+    Cases = [{maps:remove(client_id, Good), [opts]},
+             {Good#{client_id => <<"has space">>}, [opts, client_id]},
+             {Good#{tracking_ids => []}, [opts, tracking_ids]},
+             {Good#{tracking_ids => [#{id => "G 1", secret => "s"}]},
+              [opts, tracking_ids, 1, id]},
+             {Good#{tracking_ids => [#{id => "G-1", secret => "s"}, #{id => "G-2"}]},
+              [opts, tracking_ids, 2]},
+             {Good#{tracking_ids => [#{id => "G-1", secret => ""}]},
+              [opts, tracking_ids, 1, secret]},
+             {Good#{url => "gopher://127.0.0.1/"}, [opts, url]},
+             {Good#{mode => debug}, [opts, mode]},
+             {Good#{timeout_ms => 0}, [opts, timeout_ms]},
+             {Good#{max_retries => -1}, [opts, max_retries]},
+             {Good#{cacertfile => <<>>}, [opts, cacertfile]},
+             {Good#{notify => not_a_pid}, [opts, notify]},
+             {Good#{extra => 1}, [opts, extra]}],
+    lists:foreach(
+      fun({Opts, Path}) ->
+              R1 = ?NIF:plan_requests(pool_events(1), Opts),
+              R2 = ?NIF:send_report(pool_events(1), Opts),
+              ?assertMatch({error, {invalid_input, Path, _}}, R1),
+              ?assertMatch({error, {invalid_input, Path, _}}, R2),
+              assert_no_secret({R1, R2})
+      end, Cases),
+    %% A binary key shows as an atom in the path only when that atom already exists.
+    ?assertMatch({error, {invalid_input, [events, 1, params, value], _}},
+                 ?NIF:plan_requests([#{name => <<"host_count">>,
+                                       params => #{<<"value">> => 1.5}}], Good)).
+
+plan_rejects_what_build_could_not_produce(_Config) ->
+    Good = #{client_id => <<"c">>, tracking_ids => [#{id => "G-1", secret => "s"}]},
+    Foreign = [#{name => <<"cluster">>, params => #{<<"version">> => <<"6.4.0-acme">>}},
+               #{name => <<"module_with_opt">>, params => #{<<"module">> => <<"mod_acme">>}},
+               #{name => <<"module_with_opt">>,
+                 params => #{<<"module">> => <<"mod_mam">>, <<"host">> => <<"x.com">>}},
+               #{name => <<"outgoing_pool">>, params => #{<<"value">> => <<"acme">>}},
+               #{name => <<"custom_event">>, params => #{}}],
+    [?assertMatch({error, {invalid_input, [events, 1], _}}, ?NIF:plan_requests([E], Good))
+     || E <- Foreign].
+
+%%% send group
+
+send_two_tracking_ids_60_events(Config) ->
+    Server = ?config(server, Config),
+    {ok, Events} = ?NIF:build_report(node_info()),
+    Sixty = lists:sublist(Events ++ pool_events(60), 60),
+    Opts = opts(Server, #{tracking_ids => [#{id => "G-NIFSUITE1", secret => ?SECRET},
+                                           #{id => <<"UA-EXTRA-TRACKING-ID">>,
+                                             secret => <<"second-secret">>}]}),
+    {ok, Ref} = ?NIF:send_report(Sixty, Opts),
+    Results = wait_result(Ref),
+    ?assertEqual(lists:sort([#{tracking_id => <<"G-NIFSUITE1">>, result => ok, batches => 3,
+                               requests => 3, events => 60},
+                             #{tracking_id => <<"UA-EXTRA-TRACKING-ID">>, result => ok,
+                               batches => 3, requests => 3, events => 60}]),
+                 lists:sort(Results)),
+    assert_no_secret(Results),
+    Requests = ga4_stub_server:requests(Server),
+    ?assertEqual(6, length(Requests)),
+    ?assertEqual([], ga4_stub_server:violations(Server)),
+    Received = ga4_stub_server:events(Server),
+    ?assertEqual(120, length(Received)),
+    ?assertEqual([<<"suite-client-id">>], lists:usort([C || #{client_id := C} <- Received])),
+    ?assertEqual(lists:sort([<<?SECRET>>, <<"second-secret">>]),
+                 lists:usort([S || #{api_secret := S} <- Received])).
+
+validate_mode_returns_messages(Config) ->
+    Server = ?config(server, Config),
+    Msg = #{<<"fieldPath">> => <<"events">>, <<"description">> => <<"Event name is invalid">>,
+            <<"validationCode">> => <<"NAME_INVALID">>},
+    ga4_stub_server:set_response(Server, #{status => 200, delay => 0, headers => [],
+                                           body => jiffy:encode(#{<<"validationMessages">> => [Msg]})}),
+    {ok, Ref} = ?NIF:send_report(pool_events(30), opts(Server, #{mode => validate})),
+    [Result] = wait_result(Ref),
+    ?assertMatch(#{result := ok, batches := 2, requests := 2, events := 30}, Result),
+    ?assertEqual([Msg, Msg], maps:get(validation_messages, Result)),
+    Paths = [P || #{path := P} <- ga4_stub_server:requests(Server)],
+    ?assertEqual([<<"/debug/mp/collect">>, <<"/debug/mp/collect">>], Paths),
+    %% The stand-in's own strict check: a valid report yields no messages.
+    ga4_stub_server:set_response(Server, #{status => 200, delay => 0, headers => [], body => <<>>}),
+    {ok, Events} = ?NIF:build_report(node_info()),
+    {ok, Ref2} = ?NIF:send_report(Events, opts(Server, #{mode => validate})),
+    ?assertMatch([#{result := ok, validation_messages := []}], wait_result(Ref2)).
+
+hanging_endpoint_times_out(Config) ->
+    Server = ?config(server, Config),
+    ga4_stub_server:set_response(Server, #{status => 204, delay => 3000, body => <<>>,
+                                           headers => []}),
+    {ok, Ref} = ?NIF:send_report(pool_events(1), opts(Server, #{timeout_ms => 300,
+                                                                 max_retries => 1})),
+    %% The call returned while the endpoint is still holding the request.
+    receive {mongoose_system_metrics_sent, Ref, _} -> ct:fail(answered_too_early)
+    after 0 -> ok
+    end,
+    [Result] = wait_result(Ref),
+    ?assertMatch(#{result := {error, timeout}, batches := 1, requests := 2, events := 0},
+                 Result).
+
+cancel_stops_send(Config) ->
+    Server = ?config(server, Config),
+    ga4_stub_server:set_response(Server, #{status => 204, delay => 10000, body => <<>>,
+                                           headers => []}),
+    {ok, Ref} = ?NIF:send_report(pool_events(1), opts(Server, #{timeout_ms => 60000})),
+    ok = ga4_stub_server:wait_for_requests(Server, 1, 5000),
+    ok = ?NIF:cancel(Ref),
+    [Result] = wait_result(Ref, 2000),
+    ?assertMatch(#{result := {error, cancelled}, events := 0}, Result),
+    ?assertEqual(ok, ?NIF:cancel(Ref)),
+    ?assertMatch({error, {invalid_input, [], _}}, ?NIF:cancel(not_a_ref)).
+
+cancel_all_stops_sends(Config) ->
+    Server = ?config(server, Config),
+    ga4_stub_server:set_response(Server, #{status => 204, delay => 10000, body => <<>>,
+                                           headers => []}),
+    Refs = [begin {ok, R} = ?NIF:send_report(pool_events(1), opts(Server, #{timeout_ms => 60000})), R end
+            || _ <- lists:seq(1, 5)],
+    ok = ga4_stub_server:wait_for_requests(Server, 5, 5000),
+    ok = ?NIF:cancel_all(),
+    [?assertMatch([#{result := {error, cancelled}}], wait_result(R, 2000)) || R <- Refs].
+
+overload_rejects_at_once(Config) ->
+    Server = ?config(server, Config),
+    ga4_stub_server:set_response(Server, #{status => 204, delay => 10000, body => <<>>,
+                                           headers => []}),
+    ok = ?NIF:configure(#{max_in_flight => 2}),
+    {ok, R1} = ?NIF:send_report(pool_events(1), opts(Server, #{timeout_ms => 60000})),
+    {ok, R2} = ?NIF:send_report(pool_events(1), opts(Server, #{timeout_ms => 60000})),
+    ?assertEqual({error, overloaded},
+                 ?NIF:send_report(pool_events(1), opts(Server, #{timeout_ms => 60000}))),
+    ok = ?NIF:cancel(R1),
+    _ = wait_result(R1, 2000),
+    {ok, R3} = ?NIF:send_report(pool_events(1), opts(Server, #{timeout_ms => 60000})),
+    ok = ?NIF:cancel_all(),
+    _ = wait_result(R2, 2000),
+    _ = wait_result(R3, 2000).
+
+notify_other_pid(Config) ->
+    Server = ?config(server, Config),
+    Self = self(),
+    Listener = spawn_link(fun() ->
+                                  receive {mongoose_system_metrics_sent, R, Res} ->
+                                          Self ! {listener_got, R, Res}
+                                  end
+                          end),
+    {ok, Ref} = ?NIF:send_report(pool_events(1), opts(Server, #{notify => Listener})),
+    receive {listener_got, Ref, [#{result := ok}]} -> ok
+    after 10000 -> ct:fail(listener_not_notified)
+    end,
+    receive {mongoose_system_metrics_sent, Ref, _} -> ct:fail(caller_notified)
+    after 100 -> ok
+    end.
+
+connection_refused(_Config) ->
+    {ok, L} = gen_tcp:listen(0, [{ip, {127, 0, 0, 1}}]),
+    {ok, Port} = inet:port(L),
+    gen_tcp:close(L),
+    Url = "http://127.0.0.1:" ++ integer_to_list(Port) ++ "/mp/collect",
+    {ok, Ref} = ?NIF:send_report(pool_events(1), #{client_id => <<"c">>, url => Url,
+                                                  tracking_ids => [#{id => "G-R", secret => ?SECRET}],
+                                                  max_retries => 0}),
+    [Result] = wait_result(Ref),
+    ?assertMatch(#{result := {error, connect_error}, requests := 1, events := 0}, Result),
+    assert_no_secret(Result).
+
+configure_errors(_Config) ->
+    ?assertMatch({error, {invalid_input, [max_in_flight], _}},
+                 ?NIF:configure(#{max_in_flight => 0})),
+    ?assertMatch({error, {invalid_input, [], _}}, ?NIF:configure(#{other => 1})),
+    ?assertMatch({error, {invalid_input, [], _}}, ?NIF:configure(not_a_map)),
+    ?assertEqual(ok, ?NIF:configure(#{max_in_flight => 64})).
+
+%%% Without the library
+
+module_answers_without_library(Config) ->
+    %% A copy of the application without priv/*.so, in a fresh VM.
+    Root = filename:join(?config(priv_dir, Config), "lib/mongoose_system_metrics-0.0.0"),
+    Ebin = filename:join(Root, "ebin"),
+    ok = filelib:ensure_dir(filename:join(Ebin, "x")),
+    ok = filelib:ensure_dir(filename:join([Root, "priv", "x"])),
+    SrcEbin = filename:dirname(code:which(?NIF)),
+    [{ok, _} = file:copy(F, filename:join(Ebin, filename:basename(F)))
+     || F <- filelib:wildcard(filename:join(SrcEbin, "*"))],
+    {ok, Peer, _Node} = peer:start_link(#{connection => standard_io,
+                                          args => ["-pa", Ebin]}),
+    try
+        ?assertEqual(Ebin, filename:dirname(peer:call(Peer, code, which, [?NIF]))),
+        ?assertMatch({error, {nif_not_loaded, _}}, peer:call(Peer, ?NIF, build_report, [#{}])),
+        ?assertMatch({error, {nif_not_loaded, _}}, peer:call(Peer, ?NIF, send_report, [[], #{}])),
+        ?assertMatch({error, {nif_not_loaded, _}}, peer:call(Peer, ?NIF, cancel_all, [])),
+        ?assertNotEqual(none, peer:call(Peer, ?NIF, load_error, []))
+    after
+        peer:stop(Peer)
+    end.
+
+assert_absent(Needle, Events) ->
+    {ok, Json} = ?NIF:encode_json(Events),
+    ?assertEqual(nomatch, binary:match(Json, Needle)).
