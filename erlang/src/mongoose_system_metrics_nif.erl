@@ -72,14 +72,17 @@ init() ->
              end,
     case Result of
         ok -> persistent_term:erase(?LOAD_ERROR_KEY);
-        {error, Reason} -> persistent_term:put(?LOAD_ERROR_KEY, Reason)
+        {error, Reason} -> persistent_term:put(?LOAD_ERROR_KEY, {error, {nif_not_loaded, Reason}})
     end,
     ok.
 
 %% @doc Why the native library is not loaded, or `none' when it is.
 -spec load_error() -> none | term().
 load_error() ->
-    persistent_term:get(?LOAD_ERROR_KEY, none).
+    case persistent_term:get(?LOAD_ERROR_KEY, none) of
+        {error, {nif_not_loaded, Reason}} -> Reason;
+        none -> none
+    end.
 
 %% @doc Builds the events of one report from the node's facts, applying the privacy rules.
 -spec build_report(node_info()) -> {ok, [event()]} | {error, input_error() | nif_error()}.
@@ -113,5 +116,7 @@ cancel_all() -> not_loaded().
 -spec configure(#{max_in_flight => pos_integer()}) -> ok | {error, input_error() | nif_error()}.
 configure(_Opts) -> not_loaded().
 
+%% The error term is read at run time (not a literal here) so that dialyzer judges callers by
+%% the specs above, not by these stub bodies.
 not_loaded() ->
-    {error, {nif_not_loaded, persistent_term:get(?LOAD_ERROR_KEY, not_loaded)}}.
+    persistent_term:get(?LOAD_ERROR_KEY, {error, {nif_not_loaded, not_loaded}}).

@@ -1,0 +1,18 @@
+# The README's commands. Each installs missing Debian packages first (scripts/ensure_deps.sh).
+.PHONY: demo test bench preview clean
+
+# The main job: one real report to an embedded local GA4-compatible collector.
+demo:
+	@sh scripts/ensure_deps.sh
+	@sh scripts/demo.sh
+
+# Everything CI runs: lint, Rust tests, Common Test suites; last line "N passed, N failed".
+test:
+	@sh scripts/run_tests.sh
+
+bench:
+	@sh scripts/ensure_deps.sh
+	@sh bench/run.sh
+
+clean:
+	rm -rf _build target priv/*.so

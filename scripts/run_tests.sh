@@ -1,0 +1,83 @@
+#!/bin/sh
+# The test command (`make test`): format and lint checks, every Rust test (engine crate) and
+# every Common Test suite on the real NIF. Ends with one line "N passed, N failed[, N skipped]"
+# counting Rust and Common Test cases; exits non-zero if anything failed.
+set -u
+cd "$(dirname "$0")/.."
+sh scripts/ensure_deps.sh || exit 1
+
+log_dir=_build/test-logs
+mkdir -p "$log_dir"
+passed=0
+failed=0
+skipped=0
+problems=""
+
+step() {
+    name=$1
+    shift
+    echo "==> $name"
+    if "$@" >"$log_dir/$name.log" 2>&1; then
+        return 0
+    fi
+    tail -n 60 "$log_dir/$name.log"
+    problems="$problems $name"
+    return 1
+}
+
+step cargo-fmt cargo fmt --all -- --check
+step cargo-clippy cargo clippy --release --workspace --all-targets --locked -- -D warnings
+
+# Tests run in release mode so they share compiled dependencies with the NIF's build.
+echo "==> cargo-test"
+cargo test --release --locked -p mongoose_system_metrics_engine >"$log_dir/cargo-test.log" 2>&1
+cargo_status=$?
+grep -E "^test result:" "$log_dir/cargo-test.log"
+eval "$(awk '/^test result:/ {
+        for (i = 1; i <= NF; i++) {
+            if ($(i+1) ~ /^passed/) p += $i;
+            if ($(i+1) ~ /^failed/) f += $i;
+            if ($(i+1) ~ /^ignored/) s += $i;
+        }
+    } END { printf "cp=%d cf=%d cs=%d\n", p, f, s }' "$log_dir/cargo-test.log")"
+passed=$((passed + cp)); failed=$((failed + cf)); skipped=$((skipped + cs))
+if [ "$cargo_status" -ne 0 ] && [ "$cf" -eq 0 ]; then
+    tail -n 60 "$log_dir/cargo-test.log"
+    problems="$problems cargo-test"
+fi
+grep -E "^test .* FAILED$" "$log_dir/cargo-test.log" || true
+
+step rebar3-compile rebar3 compile
+step rebar3-xref rebar3 xref
+step rebar3-dialyzer rebar3 dialyzer
+
+echo "==> rebar3-ct"
+rebar3 ct >"$log_dir/rebar3-ct.log" 2>&1
+ct_status=$?
+sed 's/\x1b\[[0-9;]*m//g' "$log_dir/rebar3-ct.log" >"$log_dir/rebar3-ct.txt"
+grep -E "FAILED|SKIPPED|auto_skipped|Failed|Passed|passed|Skipped" "$log_dir/rebar3-ct.txt" | tail -n 40
+eval "$(awk '
+    /^All [0-9]+ tests passed/ { p = $2 }
+    /^Failed [0-9]+ tests?\. Passed [0-9]+ tests?\./ { f = $2; p = $5 }
+    /Skipped [0-9]+ \(/ { for (i = 1; i <= NF; i++) if ($i == "Skipped") s = $(i+1) }
+    /^Passed [0-9]+ tests?\./ { p = $2 }
+    END { printf "tp=%d tf=%d ts=%d\n", p, f, s }' "$log_dir/rebar3-ct.txt")"
+passed=$((passed + tp)); failed=$((failed + tf)); skipped=$((skipped + ts))
+if [ "$ct_status" -ne 0 ] && [ "$tf" -eq 0 ]; then
+    tail -n 60 "$log_dir/rebar3-ct.txt"
+    problems="$problems rebar3-ct"
+fi
+
+status=0
+if [ -n "$problems" ] || [ "$failed" -ne 0 ]; then
+    status=1
+    [ -n "$problems" ] && echo "Steps that failed (logs in $log_dir):$problems"
+    # A failing step that is not a test case still counts as one failure.
+    for _ in $problems; do failed=$((failed + 1)); done
+fi
+if [ "$skipped" -ne 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+else
+    echo "$passed passed, $failed failed"
+fi
+exit $status
