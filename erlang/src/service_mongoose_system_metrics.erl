@@ -673,7 +673,10 @@ job_done(Outcome, S0) ->
                              true -> S5#state{prev_counts = maps:get(counts, Outcome)};
                              false -> S5
                          end,
-                    failure(send, report_send_failed, Errors, S6)
+                    case lists:keymember(tls_error, 2, Errors) of
+                        true -> tls_failure(Errors, S6);
+                        false -> failure(send, report_send_failed, Errors, S6)
+                    end
             end;
         {error, Reason2} ->
             failure(send, report_send_failed, Reason2, S4)
@@ -705,6 +708,22 @@ failure(Kind, What, Reason, #state{failing = Failing} = S) ->
     end,
     S#state{failing = Failing#{Kind => true},
             last_error = #{at => now_ms(), kind => Kind, reason => Reason}}.
+
+%% TLS verification failures get their own single, explicit line: the usual causes are a
+%% machine without a CA bundle or an intercepting proxy, and the remedy is `cacertfile'.
+tls_failure(Errors, #state{failing = Failing} = S) ->
+    case maps:is_key(send, Failing) of
+        true -> ok;
+        false ->
+            ?LOG_WARNING(#{what => report_tls_verification_failed, reason => Errors,
+                           text => <<"System metrics could not verify the TLS certificate of "
+                                     "the reporting endpoint (no CA bundle on this machine, or "
+                                     "an intercepting proxy?). Set cacertfile in "
+                                     "[services.service_mongoose_system_metrics] to a PEM file "
+                                     "with the CA to trust; nothing was sent.">>})
+    end,
+    S#state{failing = Failing#{send => true},
+            last_error = #{at => now_ms(), kind => send, reason => Errors}}.
 
 recovered(Kind, #state{failing = Failing} = S) ->
     case maps:is_key(Kind, Failing) of
