@@ -9,6 +9,7 @@
 %%%     `MONGOOSEIM_SYSTEM_METRICS' in {off, 0, false} (any case), `DO_NOT_TRACK' set to
 %%%     anything but "" or "0" (one notice naming it).</li>
 %%% <li>With `report' unset, one consent warning at start.</li>
+%%% <li>Without the engine (NIF not loaded): one warning, then the service stays idle.</li>
 %%% <li>First report after `initial_report', or later when the persisted last success says
 %%%     so, then at a fixed rate of `periodic_report' with up to 10% jitter; a tick that finds
 %%%     a report in flight is skipped.</li>
@@ -100,7 +101,8 @@
 %%====================================================================
 
 %% @doc Starts the service: under MongooseIM's `ejabberd_sup' inside MongooseIM, under this
-%% application's supervisor otherwise. `{ok, undefined}' when a kill switch is in force.
+%% application's supervisor otherwise. `{ok, undefined}' when a kill switch is in force or the
+%% engine (the NIF) could not be loaded.
 -spec start(options()) -> {ok, pid() | undefined}.
 start(Opts) ->
     Spec = #{id => ?MODULE,
@@ -279,10 +281,17 @@ init(Opts0) ->
             case kill_switch(Opts) of
                 none ->
                     application:set_env(mongoose_system_metrics, kill_switch, none),
-                    process_flag(trap_exit, true),
-                    maybe_log_consent(Opts),
-                    {ok, schedule_first(#state{opts = Opts, tracking_ids = tracking_ids(Opts),
-                                               base = 0})};
+                    case mongoose_system_metrics_nif:load_error() of
+                        none ->
+                            process_flag(trap_exit, true),
+                            maybe_log_consent(Opts),
+                            {ok, schedule_first(#state{opts = Opts,
+                                                       tracking_ids = tracking_ids(Opts),
+                                                       base = 0})};
+                        Reason ->
+                            log_engine_unavailable(Reason),
+                            ignore
+                    end;
                 Switch ->
                     application:set_env(mongoose_system_metrics, kill_switch, Switch),
                     log_kill_switch(Switch),
@@ -423,6 +432,16 @@ log_kill_switch({env, Name}) ->
                   text => iolist_to_binary(
                             ["System metrics reporting is switched off by the environment "
                              "variable ", Name, ": nothing is collected or sent."])}).
+
+%% The native library is missing or broken: the service stays idle (nothing is collected,
+%% written or sent) and says so in one line; the node boots as usual.
+log_engine_unavailable(Reason) ->
+    ?LOG_WARNING(#{what => system_metrics_engine_unavailable, reason => Reason,
+                   text => <<"System metrics reporting is off: the reporting engine (the "
+                             "native library priv/libmongoose_system_metrics_nif.so of the "
+                             "mongoose_system_metrics application) could not be loaded. "
+                             "Nothing is collected or sent; rebuild or reinstall "
+                             "mongoose_system_metrics to report.">>}).
 
 maybe_log_consent(#{report := _}) ->
     ok;
