@@ -25,7 +25,9 @@
 -behaviour(gen_server).
 
 -include_lib("kernel/include/logger.hrl").
--include("mongoose_system_metrics_config_spec.hrl").
+%% Relative to this file: as a rebar3 dependency (MongooseIM) the `{i, "erlang/include"}'
+%% of rebar.config is not resolved against this application's directory.
+-include("../include/mongoose_system_metrics_config_spec.hrl").
 
 %% mongoose_service callbacks and MongooseIM's API
 -export([start/1, stop/0, config_spec/0, verify_if_configured/0]).
