@@ -76,10 +76,11 @@ impl Event {
         let (mut name, mut params) = (None, None);
         for (k, val) in entries {
             match k {
-                Value::Atom(k) if k == "name" => name = Some(name_text(val, &key(path, "name"))?),
-                Value::Atom(k) if k == "params" => {
-                    params = Some(read_params(val, &key(path, "params"))?)
+                // Paths are built only on error: this runs for every event of every send.
+                Value::Atom(k) if k == "name" => {
+                    name = Some(name_text(val).map_err(|r| r.at(&key(path, "name")))?)
                 }
+                Value::Atom(k) if k == "params" => params = Some(read_params(val, path)?),
                 Value::Atom(_) => return Err(InputError::new(path, "unknown key")),
                 other => {
                     return Err(InputError::new(
@@ -96,45 +97,61 @@ impl Event {
     }
 }
 
-fn name_text(v: &Value, path: &[PathElem]) -> Result<String, InputError> {
-    match v {
-        Value::Binary(b) => String::from_utf8(b.clone())
-            .map_err(|_| InputError::new(path, "binary is not valid UTF-8")),
-        Value::Atom(a) => Ok(a.clone()),
-        other => Err(InputError::new(
-            path,
-            format!("expected a binary, got {}", other.kind()),
-        )),
+/// Why a value was refused, before its path is known (paths are only built on error).
+struct Refused(String);
+
+impl Refused {
+    fn at(self, path: &[PathElem]) -> InputError {
+        InputError::new(path, self.0)
     }
 }
 
-fn read_params(v: &Value, path: &[PathElem]) -> Result<BTreeMap<String, ParamValue>, InputError> {
+fn name_text(v: &Value) -> Result<String, Refused> {
+    match v {
+        Value::Binary(b) => std::str::from_utf8(b)
+            .map(str::to_string)
+            .map_err(|_| Refused("binary is not valid UTF-8".into())),
+        Value::Atom(a) => Ok(a.clone()),
+        other => Err(Refused(format!("expected a binary, got {}", other.kind()))),
+    }
+}
+
+/// Reads `params` of the event at `event_path`.
+fn read_params(
+    v: &Value,
+    event_path: &[PathElem],
+) -> Result<BTreeMap<String, ParamValue>, InputError> {
+    let path = || key(event_path, "params");
     let Value::Map(entries) = v else {
         return Err(InputError::new(
-            path,
+            &path(),
             format!("expected a map, got {}", v.kind()),
         ));
     };
     let mut params = BTreeMap::new();
     for (i, (k, val)) in entries.iter().enumerate() {
-        let name = name_text(k, &index(path, i))?;
-        let p = {
-            let mut p = path.to_vec();
-            p.push(PathElem::Key(name.clone()));
+        let name = name_text(k).map_err(|r| r.at(&index(&path(), i)))?;
+        let at = |name: &str| {
+            let mut p = path();
+            p.push(PathElem::Key(name.to_string()));
             p
         };
         let value = match val {
             Value::Int(n) => ParamValue::Int(*n),
-            Value::Binary(_) | Value::Atom(_) => ParamValue::Str(name_text(val, &p)?),
+            Value::Binary(_) | Value::Atom(_) => {
+                ParamValue::Str(name_text(val).map_err(|r| r.at(&at(&name)))?)
+            }
             other => {
                 return Err(InputError::new(
-                    &p,
+                    &at(&name),
                     format!("expected a binary or an integer, got {}", other.kind()),
                 ))
             }
         };
         if params.insert(name, value).is_some() {
-            return Err(InputError::new(&p, "duplicate param"));
+            // `name` moved into the map: read it again for the error.
+            let name = name_text(k).unwrap_or_default();
+            return Err(InputError::new(&at(&name), "duplicate param"));
         }
     }
     Ok(params)

@@ -179,29 +179,40 @@ fn read_counts(v: &Value, path: &[PathElem]) -> Result<StanzaCounts, InputError>
 }
 
 fn read_modules(v: &Value, path: &[PathElem]) -> Result<Vec<ModuleEntry>, InputError> {
-    let mut modules = Vec::new();
-    for (i, item) in list(v, path)?.iter().enumerate() {
-        let item_path = index(path, i);
-        let mut module = None;
-        let mut opts = Vec::new();
-        for (name, value) in atom_keyed_map(item, &item_path)? {
-            let p = key(&item_path, name);
-            match name {
-                "module" => module = Some(atom(value, &p)?.to_string()),
-                "opts" => {
-                    for (opt, val) in atom_keyed_map(value, &p)? {
-                        let op = key(&p, opt);
-                        opts.push((opt.to_string(), read_opt_value(val, &op)?));
-                    }
+    list(v, path)?
+        .iter()
+        .enumerate()
+        .map(|(i, item)| read_module(item).map_err(|e| under(&index(path, i), e)))
+        .collect()
+}
+
+/// `e` with `prefix` put before its path.
+fn under(prefix: &[PathElem], mut e: InputError) -> InputError {
+    e.path.splice(0..0, prefix.iter().cloned());
+    e
+}
+
+/// One module entry; error paths are relative to the entry. Paths are built only on error:
+/// this runs for each of up to thousands of entries.
+fn read_module(item: &Value) -> Result<ModuleEntry, InputError> {
+    let mut module = None;
+    let mut opts = Vec::new();
+    for (name, value) in atom_keyed_map(item, &[])? {
+        let at = |e| under(&key(&[], name), e);
+        match name {
+            "module" => module = Some(atom(value, &[]).map_err(at)?.to_string()),
+            "opts" => {
+                for (opt, val) in atom_keyed_map(value, &[]).map_err(at)? {
+                    let value =
+                        read_opt_value(val, &[]).map_err(|e| at(under(&key(&[], opt), e)))?;
+                    opts.push((opt.to_string(), value));
                 }
-                _ => return Err(InputError::new(&p, "unknown key")),
             }
+            _ => return Err(InputError::new(&key(&[], name), "unknown key")),
         }
-        let module =
-            module.ok_or_else(|| InputError::new(&item_path, "missing required key module"))?;
-        modules.push(ModuleEntry { module, opts });
     }
-    Ok(modules)
+    let module = module.ok_or_else(|| InputError::new(&[], "missing required key module"))?;
+    Ok(ModuleEntry { module, opts })
 }
 
 fn read_scalar(v: &Value, path: &[PathElem], in_list: bool) -> Result<OptScalar, InputError> {

@@ -1,5 +1,8 @@
-//! build_report/1, encode_json/1, plan_requests/2: pure computations on the caller's scheduler
-//! (bounded by the input limits: 10,000 items, 256-byte binaries).
+//! build_report/1, encode_json/1, plan_requests/2: pure computations, bounded by the input
+//! limits (10,000 items, 256-byte binaries), run on a dirty CPU scheduler: with 1,000 modules
+//! they take milliseconds (BENCHMARKS.md), far past the 1 ms a NIF may hold a normal
+//! scheduler. They run once per report, so the hop to a dirty scheduler costs nothing that
+//! matters.
 
 use mongoose_system_metrics_engine::api;
 use mongoose_system_metrics_engine::event::EVENTS_MAX_DEPTH;
@@ -24,7 +27,7 @@ pub fn plan(events: Term, opts: Term) -> Result<SendPlan, InputError> {
     api::plan_send(&events, &opts)
 }
 
-#[rustler::nif]
+#[rustler::nif(schedule = "DirtyCpu")]
 fn build_report<'a>(env: Env<'a>, node_info: Term<'a>) -> Term<'a> {
     match decode(node_info, NODE_INFO_MAX_DEPTH).and_then(|v| api::build_report(&v)) {
         Ok(events) => encode::ok(env, encode::events(env, &events)),
@@ -32,7 +35,7 @@ fn build_report<'a>(env: Env<'a>, node_info: Term<'a>) -> Term<'a> {
     }
 }
 
-#[rustler::nif]
+#[rustler::nif(schedule = "DirtyCpu")]
 fn encode_json<'a>(env: Env<'a>, events: Term<'a>) -> Term<'a> {
     match decode(events, EVENTS_MAX_DEPTH).and_then(|v| api::encode_json(&v)) {
         Ok(json) => encode::ok(env, encode::binary(env, &json)),
@@ -40,7 +43,7 @@ fn encode_json<'a>(env: Env<'a>, events: Term<'a>) -> Term<'a> {
     }
 }
 
-#[rustler::nif]
+#[rustler::nif(schedule = "DirtyCpu")]
 fn plan_requests<'a>(env: Env<'a>, events: Term<'a>, opts: Term<'a>) -> Term<'a> {
     match plan(events, opts) {
         Ok(plan) => encode::ok(env, encode::requests(env, &plan)),
