@@ -53,6 +53,7 @@
                      max_retries => non_neg_integer(),
                      cacertfile => binary() | string(),
                      cluster_report => boolean()}.
+-type hidden_options() :: fun(() -> options()).
 -type kill_switch() :: none | report_false | {env, string()}.
 -type millis() :: integer().
 -type status() :: #{running := boolean(),
@@ -108,7 +109,7 @@
 -spec start(options()) -> {ok, pid() | undefined}.
 start(Opts) ->
     Spec = #{id => ?MODULE,
-             start => {?MODULE, start_link, [Opts]},
+             start => {?MODULE, start_link, [hidden(Opts)]},
              restart => temporary,
              shutdown => 5000,
              type => worker,
@@ -246,9 +247,18 @@ validate_now() ->
 %%====================================================================
 
 %% @private
--spec start_link(options()) -> {ok, pid()} | ignore | {error, term()}.
-start_link(Opts) ->
-    gen_server:start_link({local, ?MODULE}, ?MODULE, Opts, []).
+%% The options may come wrapped in a fun (`start/1' does so): supervisors print a child's
+%% start arguments in their reports, and the options hold the tracking id's secret.
+-spec start_link(options() | hidden_options()) -> {ok, pid()} | ignore | {error, term()}.
+start_link(Opts) when is_map(Opts) ->
+    start_link(hidden(Opts));
+start_link(Hidden) ->
+    gen_server:start_link({local, ?MODULE}, ?MODULE, Hidden, []).
+
+%% Options in a closure: printed as `#Fun<...>', never showing the secret.
+-spec hidden(options()) -> hidden_options().
+hidden(Opts) ->
+    fun() -> Opts end.
 
 %% @private The client id persisted on this node, asked by another node that has none.
 -spec local_client_id() -> {ok, binary()} | error.
@@ -276,7 +286,9 @@ default_opts() ->
 %%====================================================================
 
 %% @private
--spec init(options()) -> {ok, #state{}} | ignore | {stop, term()}.
+-spec init(options() | hidden_options()) -> {ok, #state{}} | ignore | {stop, term()}.
+init(Hidden) when is_function(Hidden, 0) ->
+    init(Hidden());
 init(Opts0) ->
     try normalize_opts(Opts0) of
         Opts ->
