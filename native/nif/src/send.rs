@@ -4,8 +4,6 @@
 use mongoose_system_metrics_engine::dispatch::{DispatchError, Dispatcher};
 use mongoose_system_metrics_engine::outcome::TrackingResult;
 use mongoose_system_metrics_engine::value::{InputError, PathElem};
-use std::time::Instant;
-
 use once_cell::sync::Lazy;
 use rustler::{Encoder, Env, LocalPid, OwnedEnv, Term, TermType};
 
@@ -36,20 +34,13 @@ fn job_key(reference: Term) -> Option<Vec<u8>> {
     (reference.get_type() == TermType::Ref).then(|| reference.to_binary().as_slice().to_vec())
 }
 
-/// Reports the time a call took to the scheduler (`enif_consume_timeslice`, 1% per 10 us of
-/// a nominal 1 ms slice), so that a process calling send_report in a loop is preempted like
-/// any other instead of holding its scheduler for the whole burst.
-fn consume_time(env: Env, started: Instant) {
-    let percent = (started.elapsed().as_micros() / 10).clamp(1, 100) as i32;
-    let _ = rustler::schedule::consume_timeslice(env, percent);
-}
-
-#[rustler::nif]
+/// Runs on a dirty CPU scheduler: decoding, re-checking and planning a realistic report's
+/// events takes a few hundred microseconds on a slow machine (BENCHMARKS.md), which a flood of
+/// sends would otherwise take from a normal scheduler. The send itself is always handed to the
+/// background runtime; this returns as soon as it is queued.
+#[rustler::nif(schedule = "DirtyCpu")]
 fn send_report<'a>(env: Env<'a>, events: Term<'a>, opts: Term<'a>) -> Term<'a> {
-    let started = Instant::now();
-    let answer = send_report_inner(env, events, opts);
-    consume_time(env, started);
-    answer
+    send_report_inner(env, events, opts)
 }
 
 fn send_report_inner<'a>(env: Env<'a>, events: Term<'a>, opts: Term<'a>) -> Term<'a> {
