@@ -13,7 +13,19 @@ pub fn pretty(events: &[Event]) -> Vec<u8> {
 
 /// One event, compact, as it appears inside a request body.
 pub fn compact_event(event: &Event) -> Vec<u8> {
-    serde_json::to_vec(event).unwrap_or_default()
+    let mut out = Vec::new();
+    write_compact_event(&mut out, event);
+    out
+}
+
+/// Appends one event, compact, to `out`.
+pub fn write_compact_event(out: &mut Vec<u8>, event: &Event) {
+    // Serialising owned strings and integers into a Vec cannot fail; should it ever, nothing
+    // of the event is left behind.
+    let start = out.len();
+    if serde_json::to_writer(&mut *out, event).is_err() {
+        out.truncate(start);
+    }
 }
 
 #[derive(Serialize)]

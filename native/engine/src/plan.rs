@@ -76,11 +76,20 @@ pub fn batch_bodies(
 ) -> Result<Vec<(Vec<u8>, usize)>, InputError> {
     let head_len = json::body_head(client_id, mode).len();
     let tail_len = 2; // "]}"
-    let encoded: Vec<Vec<u8>> = events.iter().map(json::compact_event).collect();
+                      // All events encoded back to back into one buffer (one allocation, not one per event).
+    let mut all = Vec::with_capacity(events.len() * 96);
+    let mut ends = Vec::with_capacity(events.len());
+    for event in events {
+        json::write_compact_event(&mut all, event);
+        ends.push(all.len());
+    }
+    let encoded = ends.iter().scan(0, |start, &end| {
+        Some(&all[std::mem::replace(start, end)..end])
+    });
     let mut batches = Vec::new();
     let mut current: Vec<&[u8]> = Vec::new();
     let mut size = head_len + tail_len;
-    for (i, e) in encoded.iter().enumerate() {
+    for (i, e) in encoded.enumerate() {
         let extra = e.len() + usize::from(!current.is_empty());
         if head_len + tail_len + e.len() >= ga4::MAX_BODY_BYTES {
             return Err(InputError::new(
@@ -111,16 +120,19 @@ pub fn plan(events: &[Event], opts: &SendOptions) -> Result<SendPlan, InputError
     let trackings = opts
         .tracking_ids
         .iter()
-        .map(|t| TrackingPlan {
-            tracking_id: t.id.clone(),
-            requests: bodies
-                .iter()
-                .map(|(body, n)| PlannedRequest {
-                    url: SecretUrl::new(&endpoint, &t.id, &t.secret),
-                    body: body.clone(),
-                    events: *n,
-                })
-                .collect(),
+        .map(|t| {
+            let url = SecretUrl::new(&endpoint, &t.id, &t.secret);
+            TrackingPlan {
+                tracking_id: t.id.clone(),
+                requests: bodies
+                    .iter()
+                    .map(|(body, n)| PlannedRequest {
+                        url: url.clone(),
+                        body: body.clone(),
+                        events: *n,
+                    })
+                    .collect(),
+            }
         })
         .collect();
     Ok(SendPlan {

@@ -94,6 +94,17 @@ fn module_events(info: &NodeInfo) -> Vec<Event> {
                 choices.push((name.as_str(), values));
             }
         }
+        let mut event = Event::new("module_with_opt", [("module", entry.module.as_str())]);
+        if choices.iter().all(|(_, values)| values.len() == 1) {
+            // The common case, one value per option: one event, no combinations to build.
+            for (k, values) in &choices {
+                event
+                    .params
+                    .insert(k.to_string(), ParamValue::from(values[0]));
+            }
+            events.push(event);
+            continue;
+        }
         let mut combos: Vec<Vec<(&str, &str)>> = vec![Vec::new()];
         for (name, values) in &choices {
             combos = combos
@@ -108,7 +119,7 @@ fn module_events(info: &NodeInfo) -> Vec<Event> {
                 .collect();
         }
         for combo in combos {
-            let mut event = Event::new("module_with_opt", [("module", entry.module.as_str())]);
+            let mut event = event.clone();
             for (k, v) in combo {
                 event.params.insert(k.to_string(), ParamValue::from(v));
             }
