@@ -8,9 +8,17 @@
 %%% loads and every function returns `{error, {nif_not_loaded, Reason}}', so a
 %%% missing or broken `.so' never stops a node from booting.
 %%%
-%%% The library is loaded once per VM: rustler offers no upgrade callback, so a
-%%% reloaded copy of this module cannot load it again and answers
-%%% `nif_not_loaded' (see README, "Load-once policy").
+%%% Load-once policy. The library is loaded once per VM: rustler offers no upgrade
+%%% callback, so while an older copy of this module holds the library, a reloaded copy
+%%% cannot load it again and answers `{error, {nif_not_loaded, {upgrade, _}}}' (see README,
+%%% "Load-once policy"). Sends already in flight are not disturbed: they run on the
+%%% engine's background runtime, which belongs to the library, and still answer. Once the
+%%% old copy is purged (`code:purge/1'), loading the module binds the library again, with
+%%% the same runtime and in-flight bound (the library mapped at first load: a new `.so'
+%%% on disk needs a node restart). The library is never unmapped under running threads:
+%%% it is linked with `-z nodelete' (native/nif/build.rs). So a reload never crashes the
+%%% VM; to report again after a reload, purge the old copy and load the module once more
+%%% (reliability_SUITE:reload_stub_module_keeps_vm_up).
 -module(mongoose_system_metrics_nif).
 
 -export([build_report/1, encode_json/1, plan_requests/2, send_report/2,
