@@ -903,7 +903,7 @@ missing_library_node_up_service_idle(Config) ->
         ?assertNotEqual(nomatch, string:find(Line, "system_metrics_engine_unavailable")),
         ?assertNotEqual(nomatch, string:find(Line, "libmongoose_system_metrics_nif.so")),
         %% The node is up and works.
-        ?assertEqual(pong, peer:call(Peer, erlang, apply, [fun() -> pong end, []]))
+        ?assert(is_integer(peer:call(Peer, erlang, system_info, [process_count])))
     after
         peer:stop(Peer),
         msm_fault_server:stop(Server)
