@@ -49,18 +49,21 @@ init_per_suite(Config) ->
                                    os:find_executable(Tool) =:= false],
     HostDir = filename:join([Root, "test", "host"]),
     BuildDir = filename:join([Root, "_build", "msm_host"]),
+    Lock = lock_build_dir(BuildDir),
     Sha = build_release(Root, HostDir, BuildDir, Config),
     RelDir = physical(filename:join([BuildDir, "default", "rel", "mongooseim"])),
     Started = start_distribution(),
     [{root, Root}, {host_dir, HostDir}, {build_dir, BuildDir}, {rel_dir, RelDir}, {sha, Sha},
-     {started_distribution, Started} | Config].
+     {started_distribution, Started}, {lock, Lock} | Config].
 
 -spec end_per_suite(list()) -> ok.
 end_per_suite(Config) ->
     case ?config(started_distribution, Config) of
         true -> _ = net_kernel:stop(), ok;
         _ -> ok
-    end.
+    end,
+    ?config(lock, Config) ! release,
+    ok.
 
 %%====================================================================
 %% Cases
@@ -287,6 +290,36 @@ seed_cargo_target(Root, BuildDir) ->
             Status =:= 0 orelse ct:fail({seeding_cargo_target_failed, Out})
     end,
     Target.
+
+%% An exclusive lock on the build directory for the whole suite (flock, released when its
+%% holder closes the port, or when this VM exits): two runs in one clone take turns instead
+%% of building and booting the same release at once.
+lock_build_dir(BuildDir) ->
+    ok = filelib:ensure_dir(filename:join(BuildDir, "x")),
+    Lock = filename:join(BuildDir, ".suite.lock"),
+    Self = self(),
+    Holder = spawn(fun() ->
+                           Port = open_port({spawn_executable, os:find_executable("flock")},
+                                            [{args, ["-w", "1800", Lock, "-c",
+                                                     "echo locked; exec cat >/dev/null"]},
+                                             binary, exit_status, use_stdio]),
+                           lock_holder(Self, Port)
+                   end),
+    receive
+        {Holder, locked} -> Holder;
+        {Holder, {lock_failed, Status}} -> ct:fail({build_dir_lock_failed, Lock, Status})
+    end.
+
+lock_holder(Parent, Port) ->
+    receive
+        {Port, {data, _}} ->
+            Parent ! {self(), locked},
+            lock_holder(Parent, Port);
+        {Port, {exit_status, Status}} ->
+            Parent ! {self(), {lock_failed, Status}};
+        release ->
+            port_close(Port)
+    end.
 
 %%====================================================================
 %% Booting and stopping the release
