@@ -55,7 +55,7 @@ echo "==> rebar3-ct"
 rebar3 ct >"$log_dir/rebar3-ct.log" 2>&1
 ct_status=$?
 sed 's/\x1b\[[0-9;]*m//g' "$log_dir/rebar3-ct.log" >"$log_dir/rebar3-ct.txt"
-grep -E "FAILED|SKIPPED|auto_skipped|Failed|Passed|passed|Skipped" "$log_dir/rebar3-ct.txt" | tail -n 40
+grep -aE "FAILED|SKIPPED|auto_skipped|Failed|Passed|passed|Skipped" "$log_dir/rebar3-ct.txt" | tail -n 40
 eval "$(awk '
     /^All [0-9]+ tests passed/ { p = $2 }
     /^Failed [0-9]+ tests?\. Passed [0-9]+ tests?\./ { f = $2; p = $5 }
