@@ -28,10 +28,10 @@ pub fn encode_json(events: &Value) -> Result<Vec<u8>, InputError> {
 /// These take two arguments, so error paths start with the argument's name: `events` or
 /// `opts` (e.g. `[events, 3, params, backend]`, `[opts, tracking_ids, 1, id]`).
 pub fn plan_send(events: &Value, opts: &Value) -> Result<SendPlan, InputError> {
-    let in_arg = |arg: &str| {
-        let arg = arg.to_string();
+    // The argument's name is copied into the path only on error.
+    let in_arg = |arg: &'static str| {
         move |mut e: InputError| {
-            e.path.insert(0, PathElem::Key(arg));
+            e.path.insert(0, PathElem::Key(arg.to_string()));
             e
         }
     };

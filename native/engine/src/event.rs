@@ -1,8 +1,11 @@
 //! GA4 events: what a report is made of, and reading them back from Erlang terms.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+
+use crate::privacy;
 
 use crate::value::read::{index, key, list};
 use crate::value::{InputError, PathElem, Value};
@@ -10,19 +13,29 @@ use crate::value::{InputError, PathElem, Value};
 /// Deepest nesting of a valid event list: list > event map > params map.
 pub const EVENTS_MAX_DEPTH: usize = 3;
 
+/// A name or text of an event: borrowed from the allowlists when it is one of their words
+/// (nearly always), owned otherwise (version, uptime, or text read back that is not on them).
+pub type Text = Cow<'static, str>;
+
 /// A param value: a string or a number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum ParamValue {
     /// A string (atoms are sent as strings).
-    Str(String),
+    Str(Text),
     /// An integer.
     Int(i64),
 }
 
-impl From<&str> for ParamValue {
-    fn from(s: &str) -> Self {
-        ParamValue::Str(s.to_string())
+impl From<&'static str> for ParamValue {
+    fn from(s: &'static str) -> Self {
+        ParamValue::Str(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for ParamValue {
+    fn from(s: String) -> Self {
+        ParamValue::Str(Cow::Owned(s))
     }
 }
 
@@ -36,22 +49,22 @@ impl From<i64> for ParamValue {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Event {
     /// Event name, e.g. `module_with_opt`.
-    pub name: String,
+    pub name: Text,
     /// Params by name.
-    pub params: BTreeMap<String, ParamValue>,
+    pub params: BTreeMap<Text, ParamValue>,
 }
 
 impl Event {
     /// An event from a name and `(param, value)` pairs.
     pub fn new<V: Into<ParamValue>>(
-        name: &str,
+        name: &'static str,
         params: impl IntoIterator<Item = (&'static str, V)>,
     ) -> Self {
         Event {
-            name: name.to_string(),
+            name: Cow::Borrowed(name),
             params: params
                 .into_iter()
-                .map(|(k, v)| (k.to_string(), v.into()))
+                .map(|(k, v)| (Cow::Borrowed(k), v.into()))
                 .collect(),
         }
     }
@@ -106,21 +119,27 @@ impl Refused {
     }
 }
 
-fn name_text(v: &Value) -> Result<String, Refused> {
-    match v {
-        Value::Binary(b) => std::str::from_utf8(b)
-            .map(str::to_string)
-            .map_err(|_| Refused("binary is not valid UTF-8".into())),
-        Value::Atom(a) => Ok(a.clone()),
-        other => Err(Refused(format!("expected a binary, got {}", other.kind()))),
-    }
+/// The text of a binary or atom: the allowlists' own copy when it is one of their words, so
+/// reading back what `build_report` produced allocates nothing for names and most values.
+fn name_text(v: &Value) -> Result<Text, Refused> {
+    let s = match v {
+        Value::Binary(b) => {
+            std::str::from_utf8(b).map_err(|_| Refused("binary is not valid UTF-8".into()))?
+        }
+        Value::Atom(a) => a.as_str(),
+        other => return Err(Refused(format!("expected a binary, got {}", other.kind()))),
+    };
+    Ok(match privacy::interned(s) {
+        Some(word) => Cow::Borrowed(word),
+        None => Cow::Owned(s.to_string()),
+    })
 }
 
 /// Reads `params` of the event at `event_path`.
 fn read_params(
     v: &Value,
     event_path: &[PathElem],
-) -> Result<BTreeMap<String, ParamValue>, InputError> {
+) -> Result<BTreeMap<Text, ParamValue>, InputError> {
     let path = || key(event_path, "params");
     let Value::Map(entries) = v else {
         return Err(InputError::new(

@@ -117,19 +117,28 @@ pub fn plan(events: &[Event], opts: &SendOptions) -> Result<SendPlan, InputError
     check_events(events)?;
     let bodies = batch_bodies(events, &opts.client_id, opts.mode)?;
     let endpoint = opts.endpoint();
+    let mut bodies = Some(bodies);
+    let last = opts.tracking_ids.len().saturating_sub(1);
     let trackings = opts
         .tracking_ids
         .iter()
-        .map(|t| {
+        .enumerate()
+        .map(|(i, t)| {
             let url = SecretUrl::new(&endpoint, &t.id, &t.secret);
+            // Every tracking id gets the same bodies: the last one takes them, the others copy.
+            let bodies = if i == last {
+                bodies.take().unwrap_or_default()
+            } else {
+                bodies.clone().unwrap_or_default()
+            };
             TrackingPlan {
                 tracking_id: t.id.clone(),
                 requests: bodies
-                    .iter()
+                    .into_iter()
                     .map(|(body, n)| PlannedRequest {
                         url: url.clone(),
-                        body: body.clone(),
-                        events: *n,
+                        body,
+                        events: n,
                     })
                     .collect(),
             }

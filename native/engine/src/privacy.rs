@@ -1,6 +1,8 @@
 //! The privacy rules: what may ever leave the node. Every list here is an allowlist; anything
 //! not on it is dropped, counted, or replaced by `custom`/`unknown`, never sent as given.
 
+use once_cell::sync::Lazy;
+
 use crate::event::{Event, ParamValue};
 
 /// The 47 open-source modules that implement MongooseIM's `mongoose_module_metrics`
@@ -136,17 +138,151 @@ pub const ENABLED: &str = "enabled";
 /// What a version that does not look like a release becomes.
 pub const UNKNOWN_VERSION: &str = "unknown";
 
+/// Event names this engine sends.
+const EVENT_NAMES: [&str; 10] = [
+    "host_count",
+    "domain_count",
+    "module_with_opt",
+    "custom_module_count",
+    "cluster",
+    "http_api",
+    "transport_mechanism",
+    "tls_option",
+    "outgoing_pool",
+    "xmpp_stanza_count",
+];
+/// Param names this engine sends (besides the handler and transport names).
+const PARAM_NAMES: [&str; 14] = [
+    "value",
+    "module",
+    "backend",
+    "online_backend",
+    "api_version",
+    "uptime",
+    "version",
+    "component",
+    "node_number",
+    "config_type",
+    "mode",
+    "stanza_type",
+    "total",
+    "increment",
+];
+
+/// Every word of the allowlists above: the names and values an event can carry, except
+/// uptime and version.
+const WORD_LISTS: [&[&str]; 16] = [
+    &EVENT_NAMES,
+    &PARAM_NAMES,
+    &KNOWN_MODULES,
+    &BACKEND_VALUES,
+    &ONLINE_BACKEND_VALUES,
+    &API_VERSION_VALUES,
+    &[CUSTOM, ENABLED, UNKNOWN_VERSION],
+    &HTTP_API_HANDLERS,
+    &HTTP_TRANSPORTS,
+    &C2S_TRANSPORTS,
+    &TLS_MODES,
+    &TLS_MODULES,
+    &POOL_TYPES,
+    &STANZA_TYPES,
+    &CONFIG_TYPES,
+    &BACKEND_MODULES,
+];
+
+/// Slots of the word table: a power of two, at least 4 times the number of words.
+const WORD_SLOTS: usize = 1024;
+
+/// FNV-1a: cheap, and good enough to spread these few words over the slots.
+fn word_hash(s: &str) -> usize {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    }) as usize
+}
+
+/// A word's entry in the table: the word, and whether it is one of [`KNOWN_MODULES`].
+#[derive(Clone, Copy)]
+struct Word {
+    text: &'static str,
+    known_module: bool,
+}
+
+/// The words by hash, open addressing with linear probing: one lookup costs a hash and
+/// usually a single comparison.
+static WORDS: Lazy<Vec<Option<Word>>> = Lazy::new(|| {
+    let mut slots: Vec<Option<Word>> = vec![None; WORD_SLOTS];
+    for &text in WORD_LISTS.iter().flat_map(|l| l.iter()) {
+        let known_module = KNOWN_MODULES.contains(&text);
+        let mut i = word_hash(text) & (WORD_SLOTS - 1);
+        loop {
+            match &mut slots[i] {
+                slot @ None => {
+                    *slot = Some(Word { text, known_module });
+                    break;
+                }
+                Some(w) if w.text == text => {
+                    w.known_module |= known_module;
+                    break;
+                }
+                Some(_) => i = (i + 1) & (WORD_SLOTS - 1),
+            }
+        }
+    }
+    slots
+});
+
+fn lookup(s: &str) -> Option<Word> {
+    if s.len() > MAX_WORD_LEN {
+        return None;
+    }
+    let mut i = word_hash(s) & (WORD_SLOTS - 1);
+    loop {
+        match WORDS[i] {
+            None => return None,
+            Some(w) if w.text == s => return Some(w),
+            Some(_) => i = (i + 1) & (WORD_SLOTS - 1),
+        }
+    }
+}
+
+/// The allowlists' own copy of `s`, when `s` is one of their words. Reading events back
+/// uses it to share these words instead of copying them.
+pub fn interned(s: &str) -> Option<&'static str> {
+    lookup(s).map(|w| w.text)
+}
+
+/// Longer than every word (the longest module name is 34 bytes).
+const MAX_WORD_LEN: usize = 40;
+
+/// The entry of `list` equal to `s`, as a `'static` string.
+pub fn find_in(list: &[&'static str], s: &str) -> Option<&'static str> {
+    list.iter().find(|w| **w == s).copied()
+}
+
+/// `module` as spelled in [`KNOWN_MODULES`], when it is one of the 47 known modules.
+pub fn known_module(module: &str) -> Option<&'static str> {
+    lookup(module).filter(|w| w.known_module).map(|w| w.text)
+}
+
 /// Whether `module` is one of the 47 known open-source modules.
 pub fn is_known_module(module: &str) -> bool {
-    KNOWN_MODULES.contains(&module)
+    known_module(module).is_some()
 }
 
 /// The allowed values of option `opt` of `module`, or `None` when the option is never sent.
 pub fn option_values(module: &str, opt: &str) -> Option<&'static [&'static str]> {
+    option_spec(module, opt).map(|(_, values)| values)
+}
+
+/// Option `opt` of `module` as a `'static` name with its allowed values, or `None` when the
+/// option is never sent.
+pub fn option_spec(module: &str, opt: &str) -> Option<(&'static str, &'static [&'static str])> {
     match opt {
-        "backend" if BACKEND_MODULES.contains(&module) => Some(&BACKEND_VALUES),
-        "online_backend" if module == "mod_muc" => Some(&ONLINE_BACKEND_VALUES),
-        "api_version" if module == "mod_push_service_mongoosepush" => Some(&API_VERSION_VALUES),
+        "backend" if BACKEND_MODULES.contains(&module) => Some(("backend", &BACKEND_VALUES)),
+        "online_backend" if module == "mod_muc" => Some(("online_backend", &ONLINE_BACKEND_VALUES)),
+        "api_version" if module == "mod_push_service_mongoosepush" => {
+            Some(("api_version", &API_VERSION_VALUES))
+        }
         _ => None,
     }
 }
@@ -164,6 +300,11 @@ pub fn option_value(allowed: &'static [&'static str], value: &str) -> &'static s
 /// git-describe suffix `-N-gHEX` (7-40 hex digits). A suffix that runs on into other
 /// characters is dropped; no digits at all give `unknown`. "6.4.0-acme-prod" -> "6.4.0".
 pub fn sanitize_version(version: &str) -> String {
+    release_part(version).to_string()
+}
+
+/// What [`sanitize_version`] keeps of `version`, without copying it.
+fn release_part(version: &str) -> &str {
     let b = version.as_bytes();
     let digits = |from: usize| b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
     // Each number is capped so a hostile version cannot exceed GA4's 100-char value limit.
@@ -173,13 +314,13 @@ pub fn sanitize_version(version: &str) -> String {
         (1..=MAX_DIGITS).contains(&n).then_some(at + n)
     };
     let Some(mut end) = number_at(0) else {
-        return UNKNOWN_VERSION.into();
+        return UNKNOWN_VERSION;
     };
     let Some(after_minor) = (b.get(end) == Some(&b'.'))
         .then(|| number_at(end + 1))
         .flatten()
     else {
-        return UNKNOWN_VERSION.into();
+        return UNKNOWN_VERSION;
     };
     end = after_minor;
     if b.get(end) == Some(&b'.') {
@@ -205,7 +346,7 @@ pub fn sanitize_version(version: &str) -> String {
             }
         }
     }
-    version[..end].to_string()
+    &version[..end]
 }
 
 /// `DDDD-HH:MM:SS`, as MongooseIM formats uptime.
@@ -225,13 +366,16 @@ fn is_uptime(s: &str) -> bool {
     let Some((days, hms)) = s.split_once('-') else {
         return false;
     };
-    let two = |p: &str| p.len() == 2 && p.bytes().all(|c| c.is_ascii_digit());
-    let parts: Vec<&str> = hms.split(':').collect();
+    // Exactly three ':'-separated parts of two digits each: "HH:MM:SS".
+    let digit = |c: &u8| c.is_ascii_digit();
+    let hms = hms.as_bytes();
     days.len() >= 4
         && days.len() <= 15
         && days.bytes().all(|c| c.is_ascii_digit())
-        && parts.len() == 3
-        && parts.iter().all(|p| two(p))
+        && hms.len() == 8
+        && hms[2] == b':'
+        && hms[5] == b':'
+        && [0, 1, 3, 4, 6, 7].iter().all(|&i| digit(&hms[i]))
 }
 
 /// Checks that `event` is one that `build_report` could have produced: a known name, and only
@@ -239,7 +383,7 @@ fn is_uptime(s: &str) -> bool {
 pub fn check_event(event: &Event) -> Result<(), String> {
     let p = &event.params;
     let str_in = |key: &str, allowed: &[&str]| match p.get(key) {
-        Some(ParamValue::Str(s)) if allowed.contains(&s.as_str()) => Ok(()),
+        Some(ParamValue::Str(s)) if allowed.contains(&s.as_ref()) => Ok(()),
         Some(_) => Err(format!("param {key} has a value that is not allowed")),
         None => Err(format!("param {key} is missing")),
     };
@@ -248,32 +392,32 @@ pub fn check_event(event: &Event) -> Result<(), String> {
         Some(_) => Err(format!("param {key} must be an integer >= {min}")),
         None => Err(format!("param {key} is missing")),
     };
-    let only = |keys: &[&str]| match p.keys().find(|k| !keys.contains(&k.as_str())) {
+    let only = |keys: &[&str]| match p.keys().find(|k| !keys.contains(&k.as_ref())) {
         Some(k) => Err(format!("param {k} is not allowed in {}", event.name)),
         None => Ok(()),
     };
     let all_enabled = |allowed: &[&str]| {
         p.iter().try_for_each(|(k, v)| match v {
-            ParamValue::Str(s) if s == ENABLED && allowed.contains(&k.as_str()) => Ok(()),
+            ParamValue::Str(s) if s == ENABLED && allowed.contains(&k.as_ref()) => Ok(()),
             _ => Err(format!("param {k} is not allowed in {}", event.name)),
         })
     };
-    match event.name.as_str() {
+    match event.name.as_ref() {
         "host_count" | "domain_count" | "custom_module_count" => {
             only(&["value"])?;
             count("value", 0)
         }
         "module_with_opt" => {
             let module = match p.get("module") {
-                Some(ParamValue::Str(m)) if is_known_module(m) => m.as_str(),
+                Some(ParamValue::Str(m)) if is_known_module(m) => m.as_ref(),
                 Some(_) => return Err("param module names a module that is not allowed".into()),
                 None => return Err("param module is missing".into()),
             };
             p.iter()
-                .filter(|(k, _)| k.as_str() != "module")
+                .filter(|(k, _)| k.as_ref() != "module")
                 .try_for_each(|(k, v)| match (option_values(module, k), v) {
                     (Some(allowed), ParamValue::Str(s))
-                        if s == CUSTOM || allowed.contains(&s.as_str()) =>
+                        if s == CUSTOM || allowed.contains(&s.as_ref()) =>
                     {
                         Ok(())
                     }
@@ -296,7 +440,7 @@ pub fn check_event(event: &Event) -> Result<(), String> {
             }
             if let Some(v) = p.get("version") {
                 match v {
-                    ParamValue::Str(s) if sanitize_version(s) == *s => {}
+                    ParamValue::Str(s) if release_part(s) == s.as_ref() => {}
                     _ => return Err("param version is not a release version".into()),
                 }
             }
@@ -313,9 +457,7 @@ pub fn check_event(event: &Event) -> Result<(), String> {
         }
         "http_api" => all_enabled(&HTTP_API_HANDLERS),
         "transport_mechanism" => {
-            let mut allowed = HTTP_TRANSPORTS.to_vec();
-            allowed.extend(C2S_TRANSPORTS);
-            all_enabled(&allowed)
+            all_enabled(&[HTTP_TRANSPORTS[0], HTTP_TRANSPORTS[1], C2S_TRANSPORTS[0]])
         }
         "tls_option" => {
             only(&["mode", "module"])?;
@@ -384,6 +526,46 @@ mod tests {
         assert!(is_uptime(&format_uptime(1_000_000_000)));
         assert!(!is_uptime("1-00:00:00"));
         assert!(!is_uptime("0000-00:00"));
+    }
+
+    #[test]
+    fn word_table_finds_every_word_and_only_those() {
+        let words: Vec<&str> = WORD_LISTS.iter().flat_map(|l| l.iter().copied()).collect();
+        assert!(words.len() * 4 <= WORD_SLOTS);
+        for w in words {
+            assert!(w.len() <= MAX_WORD_LEN, "{w}");
+            assert_eq!(interned(w), Some(w));
+        }
+        for w in [
+            "mod_acme_billing",
+            "",
+            "Mod_mam",
+            "mod_mam ",
+            &"x".repeat(300),
+        ] {
+            assert_eq!(interned(w), None, "{w}");
+        }
+        for m in KNOWN_MODULES {
+            assert_eq!(known_module(m), Some(m));
+        }
+        assert_eq!(
+            WORD_LISTS
+                .iter()
+                .flat_map(|l| l.iter())
+                .filter(|w| known_module(w).is_some())
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
+            47
+        );
+        for m in [
+            "mod_zzz",
+            "mod_ping",
+            "mnesia",
+            "module_with_opt",
+            "mod_mam_",
+        ] {
+            assert_eq!(known_module(m), None, "{m}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Building a report: NodeInfo in, GA4 events out, in MongooseIM's order, under the privacy
 //! rules.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use crate::event::{Event, ParamValue};
@@ -32,8 +33,8 @@ pub fn build(info: &NodeInfo) -> Vec<Event> {
     events.extend(
         info.outgoing_pools
             .iter()
-            .filter(|p| privacy::POOL_TYPES.contains(&p.as_str()))
-            .map(|p| Event::new("outgoing_pool", [("value", p.as_str())])),
+            .filter_map(|p| privacy::find_in(&privacy::POOL_TYPES, p))
+            .map(|p| Event::new("outgoing_pool", [("value", p)])),
     );
     if let Some(counts) = &info.stanza_counts {
         events.extend(stanza_events(counts, info.previous_stanza_counts.as_ref()));
@@ -46,15 +47,16 @@ fn custom_module_count(info: &NodeInfo) -> i64 {
     let custom: BTreeSet<&str> = info
         .modules
         .iter()
-        .map(|m| m.module.as_str())
+        .map(|m| m.module)
         .filter(|m| !privacy::is_known_module(m))
         .collect();
     custom.len() as i64
 }
 
-fn scalar_text(s: &OptScalar) -> Option<&str> {
+fn scalar_text<'a>(s: &'a OptScalar) -> Option<&'a str> {
     match s {
-        OptScalar::Atom(a) | OptScalar::Text(a) => Some(a),
+        OptScalar::Atom(a) => Some(a),
+        OptScalar::Text(a) => Some(a),
         OptScalar::Int(_) | OptScalar::Bool(_) => None,
     }
 }
@@ -63,15 +65,15 @@ fn scalar_text(s: &OptScalar) -> Option<&str> {
 /// element, and several list options multiply out.
 fn module_events(info: &NodeInfo) -> Vec<Event> {
     let mut events = Vec::new();
-    for entry in info
+    for (entry, module) in info
         .modules
         .iter()
-        .filter(|m| privacy::is_known_module(&m.module))
+        .filter_map(|m| Some((m, privacy::known_module(m.module)?)))
     {
         // Each allowed option with its possible sanitised values.
-        let mut choices: Vec<(&str, Vec<&'static str>)> = Vec::new();
+        let mut choices: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
         for (name, value) in &entry.opts {
-            let Some(allowed) = privacy::option_values(&entry.module, name) else {
+            let Some((name, allowed)) = privacy::option_spec(module, name) else {
                 continue; // an option name off the allowlist is dropped
             };
             let sanitise = |s: &OptScalar| {
@@ -90,29 +92,29 @@ fn module_events(info: &NodeInfo) -> Vec<Event> {
                 }
             }
             if !values.is_empty() {
-                choices.retain(|(n, _)| *n != name.as_str());
-                choices.push((name.as_str(), values));
+                choices.retain(|(n, _)| *n != name);
+                choices.push((name, values));
             }
         }
-        let mut event = Event::new("module_with_opt", [("module", entry.module.as_str())]);
+        let mut event = Event::new("module_with_opt", [("module", module)]);
         if choices.iter().all(|(_, values)| values.len() == 1) {
             // The common case, one value per option: one event, no combinations to build.
             for (k, values) in &choices {
                 event
                     .params
-                    .insert(k.to_string(), ParamValue::from(values[0]));
+                    .insert(Cow::Borrowed(k), ParamValue::from(values[0]));
             }
             events.push(event);
             continue;
         }
-        let mut combos: Vec<Vec<(&str, &str)>> = vec![Vec::new()];
+        let mut combos: Vec<Vec<(&'static str, &'static str)>> = vec![Vec::new()];
         for (name, values) in &choices {
             combos = combos
                 .into_iter()
                 .flat_map(|combo| {
                     values.iter().map(move |v| {
                         let mut c = combo.clone();
-                        c.push((name, v));
+                        c.push((*name, *v));
                         c
                     })
                 })
@@ -121,7 +123,7 @@ fn module_events(info: &NodeInfo) -> Vec<Event> {
         for combo in combos {
             let mut event = event.clone();
             for (k, v) in combo {
-                event.params.insert(k.to_string(), ParamValue::from(v));
+                event.params.insert(Cow::Borrowed(k), ParamValue::from(v));
             }
             events.push(event);
         }
@@ -131,14 +133,14 @@ fn module_events(info: &NodeInfo) -> Vec<Event> {
 
 fn cluster_event(info: &NodeInfo) -> Event {
     let mut e = Event::new::<i64>("cluster", []);
-    let mut put = |k: &str, v: ParamValue| {
-        e.params.insert(k.to_string(), v);
+    let mut put = |k: &'static str, v: ParamValue| {
+        e.params.insert(Cow::Borrowed(k), v);
     };
     if let Some(s) = info.uptime_seconds {
-        put("uptime", ParamValue::Str(privacy::format_uptime(s)));
+        put("uptime", ParamValue::from(privacy::format_uptime(s)));
     }
     if let Some(v) = &info.version {
-        put("version", ParamValue::Str(privacy::sanitize_version(v)));
+        put("version", ParamValue::from(privacy::sanitize_version(v)));
     }
     if let Some(n) = info.component_count {
         put("component", ParamValue::Int(n));
@@ -152,10 +154,10 @@ fn cluster_event(info: &NodeInfo) -> Event {
     e
 }
 
-fn enabled_event<'a>(name: &str, keys: impl Iterator<Item = &'a str>) -> Event {
+fn enabled_event(name: &'static str, keys: impl Iterator<Item = &'static str>) -> Event {
     let mut e = Event::new::<i64>(name, []);
     for k in keys {
-        e.params.insert(k.to_string(), ParamValue::from(ENABLED));
+        e.params.insert(Cow::Borrowed(k), ParamValue::from(ENABLED));
     }
     e
 }
@@ -165,8 +167,7 @@ fn http_api_event(info: &NodeInfo) -> Event {
         "http_api",
         info.http_handlers
             .iter()
-            .map(String::as_str)
-            .filter(|h| privacy::HTTP_API_HANDLERS.contains(h)),
+            .filter_map(|h| privacy::find_in(&privacy::HTTP_API_HANDLERS, h)),
     )
 }
 
@@ -174,26 +175,26 @@ fn transport_event(info: &NodeInfo) -> Event {
     let http = info
         .http_handlers
         .iter()
-        .map(String::as_str)
-        .filter(|h| privacy::HTTP_TRANSPORTS.contains(h));
+        .filter_map(|h| privacy::find_in(&privacy::HTTP_TRANSPORTS, h));
     let c2s = info
         .c2s_listeners
         .iter()
-        .map(|l| l.proto.as_str())
-        .filter(|p| privacy::C2S_TRANSPORTS.contains(p));
+        .filter_map(|l| privacy::find_in(&privacy::C2S_TRANSPORTS, l.proto));
     enabled_event("transport_mechanism", http.chain(c2s))
 }
 
 /// One event per distinct allowlisted (mode, module) pair, in MongooseIM's order (it folds
 /// the sorted pairs onto the front of a list, so they come out in descending order).
 fn tls_events(info: &NodeInfo) -> Vec<Event> {
-    let pairs: BTreeSet<(&str, &str)> = info
+    let pairs: BTreeSet<(&'static str, &'static str)> = info
         .c2s_listeners
         .iter()
         .filter_map(|l| l.tls.as_ref())
-        .map(|t| (t.mode.as_str(), t.module.as_str()))
-        .filter(|(mode, module)| {
-            privacy::TLS_MODES.contains(mode) && privacy::TLS_MODULES.contains(module)
+        .filter_map(|t| {
+            Some((
+                privacy::find_in(&privacy::TLS_MODES, t.mode)?,
+                privacy::find_in(&privacy::TLS_MODULES, t.module)?,
+            ))
         })
         .collect();
     pairs
@@ -207,7 +208,7 @@ fn tls_events(info: &NodeInfo) -> Vec<Event> {
 /// it went down (the node restarted).
 fn stanza_events(counts: &StanzaCounts, previous: Option<&StanzaCounts>) -> Vec<Event> {
     let lookup =
-        |set: &StanzaCounts, name: &str| set.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+        |set: &StanzaCounts, name: &str| set.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
     privacy::STANZA_TYPES
         .iter()
         .filter_map(|t| {

@@ -153,27 +153,28 @@ impl DecodeBudget {
 pub(crate) mod read {
     use super::*;
 
-    /// The entries of a map whose keys must all be atoms, with their key names.
+    /// The entries of a map whose keys must all be atoms, with their key names. All keys are
+    /// checked before the first entry is returned; the entries are not copied.
     pub fn atom_keyed_map<'a>(
         v: &'a Value,
         path: &[PathElem],
-    ) -> Result<Vec<(&'a str, &'a Value)>, InputError> {
+    ) -> Result<impl Iterator<Item = (&'a str, &'a Value)> + use<'a>, InputError> {
         let Value::Map(entries) = v else {
             return Err(InputError::new(
                 path,
                 format!("expected a map, got {}", v.kind()),
             ));
         };
-        entries
-            .iter()
-            .map(|(k, v)| match k {
-                Value::Atom(name) => Ok((name.as_str(), v)),
-                other => Err(InputError::new(
-                    path,
-                    format!("map keys must be atoms, got {}", other.kind()),
-                )),
-            })
-            .collect()
+        if let Some((other, _)) = entries.iter().find(|(k, _)| !matches!(k, Value::Atom(_))) {
+            return Err(InputError::new(
+                path,
+                format!("map keys must be atoms, got {}", other.kind()),
+            ));
+        }
+        Ok(entries.iter().filter_map(|(k, v)| match k {
+            Value::Atom(name) => Some((name.as_str(), v)),
+            _ => None,
+        }))
     }
 
     /// Appends a key to a path.

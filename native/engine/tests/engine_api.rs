@@ -31,13 +31,13 @@ fn module(name: &str, opts: Vec<(&str, Value)>) -> Value {
     map(vec![("module", atom(name)), ("opts", map(opts))])
 }
 fn names(events: &[Event]) -> Vec<&str> {
-    events.iter().map(|e| e.name.as_str()).collect()
+    events.iter().map(|e| e.name.as_ref()).collect()
 }
 fn param<'a>(e: &'a Event, k: &str) -> Option<&'a ParamValue> {
     e.params.get(k)
 }
 fn s(v: &str) -> ParamValue {
-    ParamValue::Str(v.into())
+    ParamValue::Str(v.to_string().into())
 }
 
 fn full_node_info() -> Value {
@@ -183,7 +183,7 @@ fn full_report_in_mongooseim_order() {
     assert_eq!(param(cluster, "component"), Some(&ParamValue::Int(2)));
     assert_eq!(param(cluster, "node_number"), Some(&ParamValue::Int(3)));
     assert_eq!(param(cluster, "config_type"), Some(&s("toml")));
-    let api_keys: Vec<&String> = events[9].params.keys().collect();
+    let api_keys: Vec<&str> = events[9].params.keys().map(|k| k.as_ref()).collect();
     assert_eq!(
         api_keys,
         [
@@ -193,7 +193,7 @@ fn full_report_in_mongooseim_order() {
         ]
     );
     assert!(events[9].params.values().all(|v| *v == s("enabled")));
-    let transports: Vec<&String> = events[10].params.keys().collect();
+    let transports: Vec<&str> = events[10].params.keys().map(|k| k.as_ref()).collect();
     assert_eq!(
         transports,
         ["mongoose_bosh_handler", "mongoose_websocket_handler", "tcp"]
@@ -479,7 +479,7 @@ fn batches_stay_under_130_kb() {
     // the splitter is checked directly with oversized ~10 kB events.
     let mut big = Event::new::<i64>("x", []);
     big.params
-        .insert("param".into(), ParamValue::Str("v".repeat(10_000)));
+        .insert("param".into(), ParamValue::Str("v".repeat(10_000).into()));
     let events = vec![big; 100];
     let bodies = plan::batch_bodies(&events, "cid", Mode::Collect).unwrap();
     let total: usize = bodies.iter().map(|(_, n)| n).sum();
