@@ -66,14 +66,19 @@ fn decode_at(
             let mut entries = Vec::with_capacity(len);
             for (i, (k, v)) in iter.enumerate() {
                 let key = decode_at(k, budget, path, depth + 1)?;
-                path.push(match &key {
-                    Value::Atom(a) => PathElem::Key(a.clone()),
-                    Value::Binary(b) => PathElem::Key(String::from_utf8_lossy(b).into_owned()),
-                    _ => PathElem::Index(i + 1),
-                });
-                let value = decode_at(v, budget, path, depth + 1);
-                path.pop();
-                entries.push((key, value?));
+                // The key's path element is built only on error (it is a copy of the key):
+                // put at this depth, in front of what the value's decoding added.
+                let at = path.len();
+                let value = decode_at(v, budget, path, depth + 1).map_err(|mut e| {
+                    let elem = match &key {
+                        Value::Atom(a) => PathElem::Key(a.clone()),
+                        Value::Binary(b) => PathElem::Key(String::from_utf8_lossy(b).into_owned()),
+                        _ => PathElem::Index(i + 1),
+                    };
+                    e.path.insert(at.min(e.path.len()), elem);
+                    e
+                })?;
+                entries.push((key, value));
             }
             Value::Map(entries)
         }
