@@ -529,19 +529,5 @@ cmd_line(Cmd) ->
 sh(Cmd) ->
     run("/", Cmd, [], timer:minutes(15)).
 
-%% Runs a shell command in Dir; returns {ExitStatus, Output}.
 run(Dir, Cmd, Env, Timeout) ->
-    Port = open_port({spawn_executable, "/bin/sh"},
-                     [{args, ["-c", Cmd]}, {cd, Dir}, {env, Env}, exit_status, binary,
-                      stderr_to_stdout]),
-    collect(Port, [], erlang:monotonic_time(millisecond) + Timeout).
-
-collect(Port, Acc, Deadline) ->
-    Left = max(0, Deadline - erlang:monotonic_time(millisecond)),
-    receive
-        {Port, {data, D}} -> collect(Port, [D | Acc], Deadline);
-        {Port, {exit_status, S}} -> {S, iolist_to_binary(lists:reverse(Acc))}
-    after Left ->
-        catch port_close(Port),
-        ct:fail({command_timeout, iolist_to_binary(lists:reverse(Acc))})
-    end.
+    msm_test_helper:run_cmd(Dir, Cmd, Env, Timeout).

@@ -4,7 +4,7 @@
 -module(msm_test_helper).
 -export([set_mim_config/0, set_mim_config/1, clear_mim_config/0, sample_config/0,
          wait_until/2, wait_until/3, report_dir/1, nif_loaded/0, require_nif/0,
-         stop_service/0, clear_env/0, start_service/1]).
+         stop_service/0, clear_env/0, start_service/1, run_cmd/4]).
 
 -define(SERVICE, service_mongoose_system_metrics).
 
@@ -95,3 +95,21 @@ clear_env() ->
     os:unsetenv("DO_NOT_TRACK"),
     application:unset_env(mongoose_system_metrics, predefined_tracking_id),
     application:unset_env(mongoose_system_metrics, kill_switch).
+
+%% Runs a shell command in Dir with extra environment Env ([{Name, Value | false}]);
+%% returns {ExitStatus, Output} (stdout and stderr), or fails the case after Timeout ms.
+run_cmd(Dir, Cmd, Env, Timeout) ->
+    Port = open_port({spawn_executable, "/bin/sh"},
+                     [{args, ["-c", Cmd]}, {cd, Dir}, {env, Env}, exit_status, binary,
+                      stderr_to_stdout]),
+    collect_output(Port, [], erlang:monotonic_time(millisecond) + Timeout).
+
+collect_output(Port, Acc, Deadline) ->
+    Left = max(0, Deadline - erlang:monotonic_time(millisecond)),
+    receive
+        {Port, {data, D}} -> collect_output(Port, [D | Acc], Deadline);
+        {Port, {exit_status, S}} -> {S, iolist_to_binary(lists:reverse(Acc))}
+    after Left ->
+        catch port_close(Port),
+        ct:fail({command_timeout, iolist_to_binary(lists:reverse(Acc))})
+    end.

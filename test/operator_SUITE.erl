@@ -53,22 +53,10 @@ project_root() ->
         [] -> ct:fail({project_root_not_found, Candidates})
     end.
 
-%% Runs a shell command in Dir; returns {ExitStatus, Output}.
+%% Runs a shell command in Dir, with the environment kill switches cleared.
 run(Dir, Cmd, Timeout) ->
-    Port = open_port({spawn_executable, "/bin/sh"},
-                     [{args, ["-c", Cmd]}, {cd, Dir}, exit_status, binary, stderr_to_stdout,
-                      {env, [{"MONGOOSEIM_SYSTEM_METRICS", false}, {"DO_NOT_TRACK", false}]}]),
-    collect(Port, [], erlang:monotonic_time(millisecond) + Timeout).
-
-collect(Port, Acc, Deadline) ->
-    Left = max(0, Deadline - erlang:monotonic_time(millisecond)),
-    receive
-        {Port, {data, D}} -> collect(Port, [D | Acc], Deadline);
-        {Port, {exit_status, S}} -> {S, iolist_to_binary(lists:reverse(Acc))}
-    after Left ->
-        catch port_close(Port),
-        ct:fail({command_timeout, iolist_to_binary(lists:reverse(Acc))})
-    end.
+    msm_test_helper:run_cmd(Dir, Cmd, [{"MONGOOSEIM_SYSTEM_METRICS", false},
+                                       {"DO_NOT_TRACK", false}], Timeout).
 
 contains(Haystack, Needle) ->
     binary:match(Haystack, Needle) =/= nomatch.

@@ -16,7 +16,7 @@
 use std::time::Instant;
 
 use mongoose_system_metrics_engine::client::build_client;
-use mongoose_system_metrics_engine::dispatch::{MAX_BLOCKING_THREADS, THREAD_NAME};
+use mongoose_system_metrics_engine::dispatch::build_runtime;
 
 const WARMUP: usize = 200;
 
@@ -31,14 +31,7 @@ fn main() {
     let bodies = read_bodies(&args[2]);
     let reports: usize = args[3].parse().expect("REPORTS");
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .max_blocking_threads(MAX_BLOCKING_THREADS)
-        .thread_name(THREAD_NAME)
-        .enable_time()
-        .enable_io()
-        .build()
-        .expect("runtime");
+    let runtime = build_runtime().expect("runtime");
     let client = build_client(None).expect("client");
 
     let one_report = |client: &reqwest::Client| {

@@ -179,17 +179,22 @@ impl Dispatcher {
     }
 
     fn runtime(&self) -> Result<&Runtime, DispatchError> {
-        self.runtime.get_or_try_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .max_blocking_threads(MAX_BLOCKING_THREADS)
-                .thread_name(THREAD_NAME)
-                .enable_time()
-                .enable_io()
-                .build()
-                .map_err(|e| DispatchError::Runtime(e.to_string()))
-        })
+        self.runtime
+            .get_or_try_init(|| build_runtime().map_err(|e| DispatchError::Runtime(e.to_string())))
     }
+}
+
+/// A runtime as the dispatcher runs sends on: one worker thread and a blocking pool of at most
+/// [`MAX_BLOCKING_THREADS`], all named [`THREAD_NAME`]. Public so that benchmarks can measure
+/// a bare client on the very same setup.
+pub fn build_runtime() -> std::io::Result<Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
+        .thread_name(THREAD_NAME)
+        .enable_time()
+        .enable_io()
+        .build()
 }
 
 impl Drop for Dispatcher {
