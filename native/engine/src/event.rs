@@ -90,10 +90,10 @@ impl Event {
         for (k, val) in entries {
             match k {
                 // Paths are built only on error: this runs for every event of every send.
-                Value::Atom(k) if k == "name" => {
+                Value::Atom(k) if &**k == "name" => {
                     name = Some(name_text(val).map_err(|r| r.at(&key(path, "name")))?)
                 }
-                Value::Atom(k) if k == "params" => params = Some(read_params(val, path)?),
+                Value::Atom(k) if &**k == "params" => params = Some(read_params(val, path)?),
                 Value::Atom(_) => return Err(InputError::new(path, "unknown key")),
                 other => {
                     return Err(InputError::new(
@@ -126,7 +126,7 @@ fn name_text(v: &Value) -> Result<Text, Refused> {
         Value::Binary(b) => {
             std::str::from_utf8(b).map_err(|_| Refused("binary is not valid UTF-8".into()))?
         }
-        Value::Atom(a) => a.as_str(),
+        Value::Atom(a) => &**a,
         other => return Err(Refused(format!("expected a binary, got {}", other.kind()))),
     };
     Ok(match privacy::interned(s) {

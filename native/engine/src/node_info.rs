@@ -247,8 +247,8 @@ fn read_scalar<'a>(
     in_list: bool,
 ) -> Result<OptScalar<'a>, InputError> {
     match v {
-        Value::Atom(a) if !in_list && (a == "true" || a == "false") => {
-            Ok(OptScalar::Bool(a == "true"))
+        Value::Atom(a) if !in_list && (&**a == "true" || &**a == "false") => {
+            Ok(OptScalar::Bool(&**a == "true"))
         }
         Value::Atom(a) => Ok(OptScalar::Atom(a)),
         Value::Binary(_) => Ok(OptScalar::Text(text_cow(v, path)?)),

@@ -4,6 +4,7 @@
 //! its schema out of the tree, reporting the [`Path`] of anything wrong.
 
 use std::fmt;
+use std::sync::Arc;
 
 use thiserror::Error;
 
@@ -16,7 +17,8 @@ pub const MAX_BINARY_BYTES: usize = 256;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// An atom's name (`true` and `false` included). Atoms are never created from these.
-    Atom(String),
+    /// Shared: a decoder may hand out one allocation for every occurrence of an atom.
+    Atom(Arc<str>),
     /// A binary, raw bytes (not necessarily UTF-8).
     Binary(Vec<u8>),
     /// An integer that fits in 64 bits.
@@ -172,7 +174,7 @@ pub(crate) mod read {
             ));
         }
         Ok(entries.iter().filter_map(|(k, v)| match k {
-            Value::Atom(name) => Some((name.as_str(), v)),
+            Value::Atom(name) => Some((&**name, v)),
             _ => None,
         }))
     }
@@ -205,7 +207,7 @@ pub(crate) mod read {
     /// An atom's name.
     pub fn atom<'a>(v: &'a Value, path: &[PathElem]) -> Result<&'a str, InputError> {
         match v {
-            Value::Atom(a) => Ok(a),
+            Value::Atom(a) => Ok(&**a),
             other => Err(InputError::new(
                 path,
                 format!("expected an atom, got {}", other.kind()),

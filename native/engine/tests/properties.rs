@@ -27,8 +27,8 @@ const KEYS: [&str; 16] = [
 
 fn any_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
-        prop::sample::select(KEYS.to_vec()).prop_map(|k| Value::Atom(k.to_string())),
-        "[a-z_]{0,12}".prop_map(Value::Atom),
+        prop::sample::select(KEYS.to_vec()).prop_map(|k| Value::Atom(k.into())),
+        "[a-z_]{0,12}".prop_map(|s: String| Value::Atom(s.into())),
         prop::collection::vec(any::<u8>(), 0..40).prop_map(Value::Binary),
         any::<i64>().prop_map(Value::Int),
         any::<f64>().prop_map(Value::Float),
@@ -47,7 +47,7 @@ fn any_value() -> impl Strategy<Value = Value> {
 fn planted_node_info() -> impl Strategy<Value = (Value, String)> {
     ("[a-z]{6,10}", 0usize..4).prop_map(|(word, variant)| {
         let planted = format!("planted{word}");
-        let atom = |s: &str| Value::Atom(s.to_string());
+        let atom = |s: &str| Value::Atom(s.into());
         let bin = |s: &str| Value::Binary(s.as_bytes().to_vec());
         let map = |pairs: Vec<(&str, Value)>| {
             Value::Map(pairs.into_iter().map(|(k, v)| (atom(k), v)).collect())
@@ -114,7 +114,7 @@ proptest! {
     fn random_node_info_shapes_never_panic(
         pairs in prop::collection::vec((prop::sample::select(KEYS.to_vec()), any_value()), 0..10)
     ) {
-        let v = Value::Map(pairs.into_iter().map(|(k, v)| (Value::Atom(k.to_string()), v)).collect());
+        let v = Value::Map(pairs.into_iter().map(|(k, v)| (Value::Atom(k.into()), v)).collect());
         if let Ok(events) = api::build_report(&v) {
             // Whatever is built passes the send-time checks.
             prop_assert!(mongoose_system_metrics_engine::plan::check_events(&events).is_ok());

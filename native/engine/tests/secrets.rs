@@ -15,7 +15,7 @@ use mongoose_system_metrics_engine::value::Value;
 const SECRET: &str = "PANIC-and-DEBUG-s3cret";
 
 fn atom(s: &str) -> Value {
-    Value::Atom(s.to_string())
+    Value::Atom(s.into())
 }
 
 fn bin(s: &str) -> Value {

@@ -1,31 +1,80 @@
 //! Erlang term -> engine `Value`, bounded by a `DecodeBudget` (items, depth, binary size).
 //! Never creates atoms; anything unexpected becomes `Value::Other` for the engine to reject.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
 use mongoose_system_metrics_engine::value::{DecodeBudget, InputError, PathElem, Value};
+use rustler::sys::ErlNifTerm;
 use rustler::types::map::MapIterator;
 use rustler::{Binary, LocalPid, Term, TermType};
 
+/// Hashes a raw term word (an atom is an immediate: its word identifies it), or a short text.
+/// One call holds at most `MAX_ITEMS` terms, so a simple multiplicative hash is enough.
+#[derive(Default)]
+pub(crate) struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (n ^ (n >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
+/// One call's decoding state: the budget, and each atom's text read once per call.
+struct Decoder {
+    budget: DecodeBudget,
+    atoms: HashMap<ErlNifTerm, Arc<str>, BuildHasherDefault<WordHasher>>,
+}
+
 /// Decodes `term` for a schema at most `max_depth` containers deep.
 pub fn decode(term: Term, max_depth: usize) -> Result<Value, InputError> {
-    let mut budget = DecodeBudget::new(max_depth);
+    let mut d = Decoder {
+        budget: DecodeBudget::new(max_depth),
+        atoms: HashMap::default(),
+    };
     let mut path = Vec::new();
-    decode_at(term, &mut budget, &mut path, 0)
+    decode_at(term, &mut d, &mut path, 0)
+}
+
+/// An atom's name, read from the VM once per call and shared after that.
+fn atom(term: Term, d: &mut Decoder) -> Value {
+    let word = term.as_c_arg();
+    if let Some(name) = d.atoms.get(&word) {
+        return Value::Atom(Arc::clone(name));
+    }
+    match term.atom_to_string() {
+        Ok(name) => {
+            let name: Arc<str> = name.into();
+            d.atoms.insert(word, Arc::clone(&name));
+            Value::Atom(name)
+        }
+        Err(_) => Value::Other("atom"),
+    }
 }
 
 fn decode_at(
     term: Term,
-    budget: &mut DecodeBudget,
+    d: &mut Decoder,
     path: &mut Vec<PathElem>,
     depth: usize,
 ) -> Result<Value, InputError> {
     Ok(match term.get_type() {
-        TermType::Atom => match term.atom_to_string() {
-            Ok(name) => Value::Atom(name),
-            Err(_) => Value::Other("atom"),
-        },
+        TermType::Atom => atom(term, d),
         TermType::Binary => match term.decode::<Binary>() {
             Ok(bin) => {
-                budget.check_binary(path, bin.len())?;
+                d.budget.check_binary(path, bin.len())?;
                 Value::Binary(bin.as_slice().to_vec())
             }
             Err(_) => Value::Other("bitstring"),
@@ -42,7 +91,7 @@ fn decode_at(
             let Ok(len) = term.list_length() else {
                 return Ok(Value::Other("improper list"));
             };
-            budget.enter_container(path, depth + 1, len)?;
+            d.budget.enter_container(path, depth + 1, len)?;
             let mut items = Vec::with_capacity(len);
             let mut tail = term;
             for i in 0..len {
@@ -50,7 +99,7 @@ fn decode_at(
                     return Ok(Value::Other("improper list"));
                 };
                 path.push(PathElem::Index(i + 1));
-                let item = decode_at(head, budget, path, depth + 1);
+                let item = decode_at(head, d, path, depth + 1);
                 path.pop();
                 items.push(item?);
                 tail = rest;
@@ -59,19 +108,19 @@ fn decode_at(
         }
         TermType::Map => {
             let len = term.map_size().unwrap_or(0);
-            budget.enter_container(path, depth + 1, len)?;
+            d.budget.enter_container(path, depth + 1, len)?;
             let Some(iter) = MapIterator::new(term) else {
                 return Ok(Value::Other("map"));
             };
             let mut entries = Vec::with_capacity(len);
             for (i, (k, v)) in iter.enumerate() {
-                let key = decode_at(k, budget, path, depth + 1)?;
+                let key = decode_at(k, d, path, depth + 1)?;
                 // The key's path element is built only on error (it is a copy of the key):
                 // put at this depth, in front of what the value's decoding added.
                 let at = path.len();
-                let value = decode_at(v, budget, path, depth + 1).map_err(|mut e| {
+                let value = decode_at(v, d, path, depth + 1).map_err(|mut e| {
                     let elem = match &key {
-                        Value::Atom(a) => PathElem::Key(a.clone()),
+                        Value::Atom(a) => PathElem::Key(a.to_string()),
                         Value::Binary(b) => PathElem::Key(String::from_utf8_lossy(b).into_owned()),
                         _ => PathElem::Index(i + 1),
                     };

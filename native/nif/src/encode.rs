@@ -1,5 +1,8 @@
 //! Engine results -> Erlang terms.
 
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
 use mongoose_system_metrics_engine::event::{Event, ParamValue};
 use mongoose_system_metrics_engine::outcome::{SendError, TrackingResult, ValidationMessage};
 use mongoose_system_metrics_engine::plan::SendPlan;
@@ -9,6 +12,7 @@ use rustler::types::binary::NewBinary;
 use rustler::{Encoder, Env, Term};
 
 use crate::atoms;
+use crate::decode::WordHasher;
 
 /// A binary term from bytes.
 pub fn binary<'a>(env: Env<'a>, bytes: &[u8]) -> Term<'a> {
@@ -58,33 +62,52 @@ pub fn error<'a>(env: Env<'a>, reason: impl Encoder) -> Term<'a> {
     (atoms::error(), reason).encode(env)
 }
 
+/// One binary term per distinct text within one call: event names, param names and
+/// allowlisted values repeat across events, and terms are immutable, so they can be shared.
+struct Binaries<'a, 'e> {
+    env: Env<'a>,
+    made: HashMap<&'e str, Term<'a>, BuildHasherDefault<WordHasher>>,
+}
+
+impl<'a, 'e> Binaries<'a, 'e> {
+    fn get(&mut self, s: &'e str) -> Term<'a> {
+        let env = self.env;
+        *self
+            .made
+            .entry(s)
+            .or_insert_with(|| binary(env, s.as_bytes()))
+    }
+}
+
 /// An event as `#{name := binary(), params := #{binary() => binary() | integer()}}`.
-pub fn event<'a>(env: Env<'a>, e: &Event) -> Term<'a> {
-    let params = e
-        .params
-        .iter()
-        .map(|(k, v)| {
-            let value = match v {
-                ParamValue::Str(s) => binary(env, s.as_bytes()),
-                ParamValue::Int(n) => n.encode(env),
-            };
-            (binary(env, k.as_bytes()), value)
-        })
-        .collect();
-    map(
-        env,
-        vec![
-            (atoms::name().encode(env), binary(env, e.name.as_bytes())),
-            (atoms::params().encode(env), map(env, params)),
-        ],
-    )
+fn event<'a, 'e>(bins: &mut Binaries<'a, 'e>, e: &'e Event) -> Term<'a> {
+    let env = bins.env;
+    let mut keys = Vec::with_capacity(e.params.len());
+    let mut values = Vec::with_capacity(e.params.len());
+    for (k, v) in &e.params {
+        keys.push(bins.get(k));
+        values.push(match v {
+            ParamValue::Str(s) => bins.get(s),
+            ParamValue::Int(n) => n.encode(env),
+        });
+    }
+    // Keys are distinct by construction; fall back to an empty map rather than panic.
+    let params =
+        Term::map_from_term_arrays(env, &keys, &values).unwrap_or_else(|_| Term::map_new(env));
+    let keys = [atoms::name().encode(env), atoms::params().encode(env)];
+    let values = [bins.get(&e.name), params];
+    Term::map_from_term_arrays(env, &keys, &values).unwrap_or_else(|_| Term::map_new(env))
 }
 
 /// A list of events.
 pub fn events<'a>(env: Env<'a>, events: &[Event]) -> Term<'a> {
+    let mut bins = Binaries {
+        env,
+        made: HashMap::default(),
+    };
     events
         .iter()
-        .map(|e| event(env, e))
+        .map(|e| event(&mut bins, e))
         .collect::<Vec<_>>()
         .encode(env)
 }
