@@ -25,7 +25,8 @@ groups() ->
      {send, [], [send_two_tracking_ids_60_events, validate_mode_returns_messages,
                  hanging_endpoint_times_out, cancel_stops_send, cancel_all_stops_sends,
                  overload_rejects_at_once, notify_other_pid, connection_refused,
-                 configure_errors]}].
+                 configure_errors, built_report_sent_as_checked, built_report_new_options,
+                 altered_built_report_rechecked, large_node_built_dirty]}].
 
 init_per_suite(Config) ->
     {ok, _} = application:ensure_all_started(jiffy),
@@ -539,6 +540,100 @@ module_answers_without_library(Config) ->
     after
         peer:stop(Peer)
     end.
+
+%% A report built here is sent on the caller's scheduler without decoding its events again
+%% (send_report_nif answers directly, not `dirty'); the requests are byte for byte the ones a
+%% full decode and check plans for the same events.
+built_report_sent_as_checked(Config) ->
+    Server = ?config(server, Config),
+    {ok, Events} = ?NIF:build_report(node_info()),
+    Opts = opts(Server),
+    {ok, Planned} = ?NIF:plan_requests(Events, Opts),
+    {ok, Ref} = ?NIF:send_report_nif(Events, Opts),
+    ?assertMatch([#{result := ok}], wait_result(Ref)),
+    %% Identity is by value (=:=): a copy of the report is the same report.
+    Copy = binary_to_term(term_to_binary(Events)),
+    {ok, Ref2} = ?NIF:send_report_nif(Copy, Opts),
+    ?assertMatch([#{result := ok}], wait_result(Ref2)),
+    %% The full path, forced, plans the same requests.
+    {ok, Ref3} = ?NIF:send_report_dirty(Events, Opts),
+    ?assertMatch([#{result := ok}], wait_result(Ref3)),
+    %% Valid events that are not a report built here are left to the full path.
+    [First | Others] = Events,
+    ?assertEqual(dirty, ?NIF:send_report_nif(Others ++ [First], Opts)),
+    Bodies = [B || #{body := B} <- ga4_stub_server:requests(Server)],
+    PlannedBodies = [B || #{body := B} <- Planned],
+    ?assertEqual(PlannedBodies ++ PlannedBodies ++ PlannedBodies, Bodies),
+    ?assertEqual([], ga4_stub_server:violations(Server)).
+
+%% Sends of one built report with other options use those options, not the previous plan.
+built_report_new_options(Config) ->
+    Server = ?config(server, Config),
+    {ok, Events} = ?NIF:build_report(node_info()),
+    Send = fun(Opts) ->
+                   {ok, Ref} = ?NIF:send_report_nif(Events, Opts),
+                   ?assertMatch([#{result := ok}], wait_result(Ref))
+           end,
+    Send(opts(Server)),
+    Send(opts(Server, #{client_id => <<"other-client">>,
+                        tracking_ids => [#{id => <<"G-OTHER">>, secret => <<"other-secret">>}]})),
+    Send(opts(Server)),
+    Received = ga4_stub_server:events(Server),
+    N = length(Events),
+    ?assertEqual(3 * N, length(Received)),
+    {First, Rest} = lists:split(N, Received),
+    {Second, Third} = lists:split(N, Rest),
+    Ids = fun(Es) -> lists:usort([{C, M, S} || #{client_id := C, measurement_id := M,
+                                                  api_secret := S} <- Es]) end,
+    ?assertEqual([{<<"suite-client-id">>, <<"G-NIFSUITE1">>, <<?SECRET>>}], Ids(First)),
+    ?assertEqual([{<<"other-client">>, <<"G-OTHER">>, <<"other-secret">>}], Ids(Second)),
+    ?assertEqual(Ids(First), Ids(Third)),
+    %% Bad options on the fast path are errors with their path, as on the full path.
+    ?assertMatch({error, {invalid_input, [opts, client_id], _}},
+                 ?NIF:send_report(Events, opts(Server, #{client_id => <<"bad id!">>}))).
+
+%% Anything not identical to a built report is decoded and checked in full: a changed module,
+%% a float where an integer was, an added param.
+altered_built_report_rechecked(Config) ->
+    Server = ?config(server, Config),
+    {ok, Events} = ?NIF:build_report(node_info()),
+    Opts = opts(Server),
+    {ok, Ref} = ?NIF:send_report(Events, Opts),
+    ?assertMatch([#{result := ok}], wait_result(Ref)),
+    I = index_of(<<"module_with_opt">>, Events),
+    #{params := P} = lists:nth(I, Events),
+    Alter = fun(F) -> lists:sublist(Events, I - 1) ++ [F(lists:nth(I, Events))]
+                          ++ lists:nthtail(I, Events) end,
+    Custom = Alter(fun(E) -> E#{params := P#{<<"module">> := <<"mod_acme_internal">>}} end),
+    Extra = Alter(fun(E) -> E#{params := P#{<<"host">> => <<"secret.example.com">>}} end),
+    [?assertMatch({error, {invalid_input, [events, I | _], _}}, ?NIF:send_report(Bad, Opts))
+     || Bad <- [Custom, Extra]],
+    J = index_of(<<"host_count">>, Events),
+    #{params := #{<<"value">> := V}} = lists:nth(J, Events),
+    Float = lists:sublist(Events, J - 1)
+        ++ [#{name => <<"host_count">>, params => #{<<"value">> => float(V)}}]
+        ++ lists:nthtail(J, Events),
+    ?assert(Float == Events),
+    ?assertMatch({error, {invalid_input, [events, J | _], _}}, ?NIF:send_report(Float, Opts)),
+    %% Only the first, unaltered send reached the endpoint.
+    {ok, Planned} = ?NIF:plan_requests(Events, Opts),
+    ?assertEqual(length(Planned), length(ga4_stub_server:requests(Server))).
+
+%% A node too large for a normal scheduler is built on a dirty one, with the same result.
+large_node_built_dirty(_Config) ->
+    Big = (node_info())#{modules => [#{module => mod_mam, opts => #{backend => rdbms}}
+                                     || _ <- lists:seq(1, 1000)]},
+    ?assertEqual(dirty, ?NIF:build_report_nif(Big)),
+    {ok, Events} = ?NIF:build_report(Big),
+    ?assertEqual({ok, Events}, ?NIF:build_report_dirty(Big)),
+    ?assertMatch({ok, _}, ?NIF:build_report_nif(node_info())),
+    ?assertEqual(?NIF:build_report_nif(node_info()), ?NIF:build_report_dirty(node_info())),
+    %% Errors are the same on both schedulers.
+    BadBig = Big#{modules => [#{module => <<"mod_mam">>} | maps:get(modules, Big)]},
+    ?assertMatch({error, {invalid_input, [modules, 1, module], _}}, ?NIF:build_report(BadBig)).
+
+index_of(Name, Events) ->
+    length(lists:takewhile(fun(#{name := N}) -> N =/= Name end, Events)) + 1.
 
 assert_absent(Needle, Events) ->
     {ok, Json} = ?NIF:encode_json(Events),

@@ -26,6 +26,12 @@
 
 -on_load(init/0).
 
+%% The native functions behind build_report/1 and send_report/2: a first one runs on the
+%% caller's scheduler and answers `dirty' when the work is too large for it (a very large
+%% node; events this VM did not build, which must be decoded and checked in full); the
+%% second one then runs on a dirty CPU scheduler.
+-export([build_report_nif/1, build_report_dirty/1, send_report_nif/2, send_report_dirty/2]).
+
 -export_type([node_info/0, event/0, request/0, send_opts/0, path/0,
               input_error/0, tracking_result/0, send_error_reason/0]).
 
@@ -94,7 +100,11 @@ load_error() ->
 
 %% @doc Builds the events of one report from the node's facts, applying the privacy rules.
 -spec build_report(node_info()) -> {ok, [event()]} | {error, input_error() | nif_error()}.
-build_report(_NodeInfo) -> not_loaded().
+build_report(NodeInfo) ->
+    case build_report_nif(NodeInfo) of
+        dirty -> build_report_dirty(NodeInfo);
+        Result -> Result
+    end.
 
 %% @doc The events as pretty-printed JSON, as written to the report file.
 -spec encode_json([event()]) -> {ok, binary()} | {error, input_error() | nif_error()}.
@@ -110,7 +120,11 @@ plan_requests(_Events, _Opts) -> not_loaded().
 %% (default: the caller).
 -spec send_report([event()], send_opts()) ->
           {ok, reference()} | {error, overloaded | input_error() | nif_error()}.
-send_report(_Events, _Opts) -> not_loaded().
+send_report(Events, Opts) ->
+    case send_report_nif(Events, Opts) of
+        dirty -> send_report_dirty(Events, Opts);
+        Result -> Result
+    end.
 
 %% @doc Stops the pending attempts and retries of one send; its message carries `cancelled'.
 -spec cancel(reference()) -> ok | {error, nif_error()}.
@@ -123,6 +137,25 @@ cancel_all() -> not_loaded().
 %% @doc Sets engine limits: `max_in_flight' (default 64) bounds concurrent sends.
 -spec configure(#{max_in_flight => pos_integer()}) -> ok | {error, input_error() | nif_error()}.
 configure(_Opts) -> not_loaded().
+
+%% @private build_report/1 on the caller's scheduler, or `dirty'.
+-spec build_report_nif(node_info()) ->
+          dirty | {ok, [event()]} | {error, input_error() | nif_error()}.
+build_report_nif(_NodeInfo) -> not_loaded().
+
+%% @private build_report/1 on a dirty CPU scheduler.
+-spec build_report_dirty(node_info()) -> {ok, [event()]} | {error, input_error() | nif_error()}.
+build_report_dirty(_NodeInfo) -> not_loaded().
+
+%% @private send_report/2 on the caller's scheduler for a report this VM built, or `dirty'.
+-spec send_report_nif([event()], send_opts()) ->
+          dirty | {ok, reference()} | {error, overloaded | input_error() | nif_error()}.
+send_report_nif(_Events, _Opts) -> not_loaded().
+
+%% @private send_report/2 on a dirty CPU scheduler, checking every event.
+-spec send_report_dirty([event()], send_opts()) ->
+          {ok, reference()} | {error, overloaded | input_error() | nif_error()}.
+send_report_dirty(_Events, _Opts) -> not_loaded().
 
 %% The error term is read at run time (not a literal here) so that dialyzer judges callers by
 %% the specs above, not by these stub bodies.

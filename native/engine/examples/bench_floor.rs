@@ -87,7 +87,7 @@ fn main() {
     }
 }
 
-fn read_bodies(path: &str) -> std::sync::Arc<Vec<Vec<u8>>> {
+fn read_bodies(path: &str) -> std::sync::Arc<Vec<bytes::Bytes>> {
     let data = std::fs::read(path).expect("bodies file");
     let u32_at = |at: usize| u32::from_be_bytes(data[at..at + 4].try_into().unwrap()) as usize;
     let count = u32_at(0);
@@ -95,7 +95,8 @@ fn read_bodies(path: &str) -> std::sync::Arc<Vec<Vec<u8>>> {
     let mut out = Vec::with_capacity(count);
     for _ in 0..count {
         let len = u32_at(at);
-        out.push(data[at + 4..at + 4 + len].to_vec());
+        // Shared like the engine's bodies: a send clones a reference, not the bytes.
+        out.push(bytes::Bytes::copy_from_slice(&data[at + 4..at + 4 + len]));
         at += 4 + len;
     }
     std::sync::Arc::new(out)

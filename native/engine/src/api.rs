@@ -4,7 +4,7 @@ use crate::event::Event;
 use crate::json;
 use crate::node_info::NodeInfo;
 use crate::options::SendOptions;
-use crate::plan::{self, SendPlan};
+use crate::plan::{self, EncodedEvents, SendPlan};
 use crate::report;
 use crate::value::{InputError, PathElem, Value};
 
@@ -28,14 +28,22 @@ pub fn encode_json(events: &Value) -> Result<Vec<u8>, InputError> {
 /// These take two arguments, so error paths start with the argument's name: `events` or
 /// `opts` (e.g. `[events, 3, params, backend]`, `[opts, tracking_ids, 1, id]`).
 pub fn plan_send(events: &Value, opts: &Value) -> Result<SendPlan, InputError> {
-    // The argument's name is copied into the path only on error.
-    let in_arg = |arg: &'static str| {
-        move |mut e: InputError| {
-            e.path.insert(0, PathElem::Key(arg.to_string()));
-            e
-        }
-    };
     let events = Event::list_from_value(events).map_err(in_arg("events"))?;
     let opts = SendOptions::from_value(opts).map_err(in_arg("opts"))?;
     plan::plan(&events, &opts).map_err(in_arg("events"))
+}
+
+/// `send_report/2` for events already checked and encoded (a report this VM built): only the
+/// options are read; their error paths start with `opts`.
+pub fn plan_send_encoded(events: &EncodedEvents, opts: &Value) -> Result<SendPlan, InputError> {
+    let opts = SendOptions::from_value(opts).map_err(in_arg("opts"))?;
+    Ok(plan::plan_encoded(events, &opts))
+}
+
+/// Puts the argument's name in front of an error's path (copied only on error).
+fn in_arg(arg: &'static str) -> impl Fn(InputError) -> InputError {
+    move |mut e: InputError| {
+        e.path.insert(0, PathElem::Key(arg.to_string()));
+        e
+    }
 }

@@ -28,6 +28,10 @@ pub fn write_compact_event(out: &mut Vec<u8>, event: &Event) {
     }
 }
 
+/// An upper bound of [`body_head`]'s length for any valid client id (at most 128 characters
+/// that need no escaping) in either mode.
+pub const MAX_BODY_HEAD_BYTES: usize = 256;
+
 #[derive(Serialize)]
 struct BodyHead<'a> {
     client_id: &'a str,
@@ -60,4 +64,21 @@ pub fn body_head(client_id: &str, mode: Mode) -> Vec<u8> {
     out.pop(); // the closing brace: events follow
     out.extend_from_slice(b",\"events\":[");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn longest_head_is_within_the_bound() {
+        let longest = "x".repeat(128);
+        let head = body_head(&longest, Mode::Validate);
+        assert!(head.len() <= MAX_BODY_HEAD_BYTES, "{}", head.len());
+        assert!(
+            head.len() > MAX_BODY_HEAD_BYTES / 2,
+            "bound too loose: {}",
+            head.len()
+        );
+    }
 }

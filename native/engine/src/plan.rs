@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use crate::secret::SecretUrl;
 
 /// Where the request goes: GA4's collection endpoint or its validation server.
@@ -19,8 +21,8 @@ pub enum Mode {
 pub struct PlannedRequest {
     /// Full URL; `Debug` masks the secret.
     pub url: SecretUrl,
-    /// The JSON body.
-    pub body: Vec<u8>,
+    /// The JSON body; shared, not copied, between tracking ids, attempts and sends.
+    pub body: Bytes,
     /// Number of events in the body.
     pub events: usize,
 }
@@ -67,88 +69,159 @@ pub fn check_events(events: &[Event]) -> Result<(), InputError> {
     Ok(())
 }
 
+/// Events encoded once, compact, back to back, ready to be cut into request bodies for any
+/// client id and mode. Building one checks that every event fits in a request; it does not
+/// apply the privacy and GA4 checks (see [`check_events`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedEvents {
+    /// Every event's compact JSON, back to back (one allocation, not one per event).
+    bytes: Vec<u8>,
+    /// Where each event ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl EncodedEvents {
+    /// Encodes `events`; an event too large for a request body is an error at its position.
+    pub fn new(events: &[Event]) -> Result<Self, InputError> {
+        // The longest head (validate mode, longest client id) bounds every body's overhead.
+        let overhead = json::MAX_BODY_HEAD_BYTES + 2; // + "]}"
+        let mut bytes = Vec::with_capacity(events.len() * 96);
+        let mut ends = Vec::with_capacity(events.len());
+        for (i, event) in events.iter().enumerate() {
+            let start = bytes.len();
+            json::write_compact_event(&mut bytes, event);
+            if overhead + bytes.len() - start >= ga4::MAX_BODY_BYTES {
+                return Err(InputError::new(
+                    &[PathElem::Index(i + 1)],
+                    "event too large for one request",
+                ));
+            }
+            ends.push(bytes.len());
+        }
+        Ok(EncodedEvents { bytes, ends })
+    }
+
+    /// Number of events.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there are no events.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.ends.iter().scan(0, |start, &end| {
+            Some(&self.bytes[std::mem::replace(start, end)..end])
+        })
+    }
+
+    /// The request bodies for `client_id` and `mode`: at most 25 events each and under
+    /// 130 kB, in order, each with its event count.
+    pub fn bodies(&self, client_id: &str, mode: Mode) -> Vec<(Bytes, usize)> {
+        let head_len = json::body_head(client_id, mode).len();
+        let tail_len = 2; // "]}"
+        let mut batches = Vec::new();
+        let mut current: Vec<&[u8]> = Vec::new();
+        let mut size = head_len + tail_len;
+        for e in self.iter() {
+            let extra = e.len() + usize::from(!current.is_empty());
+            if current.len() == ga4::MAX_EVENTS_PER_REQUEST || size + extra >= ga4::MAX_BODY_BYTES {
+                batches.push((json::body(client_id, mode, &current).into(), current.len()));
+                current.clear();
+                size = head_len + tail_len;
+            }
+            size += e.len() + usize::from(!current.is_empty());
+            current.push(e);
+        }
+        if !current.is_empty() {
+            batches.push((json::body(client_id, mode, &current).into(), current.len()));
+        }
+        batches
+    }
+}
+
 /// Splits events into request bodies: at most 25 events each and under 130 kB, in order.
 /// Returns each body with its event count.
 pub fn batch_bodies(
     events: &[Event],
     client_id: &str,
     mode: Mode,
-) -> Result<Vec<(Vec<u8>, usize)>, InputError> {
-    let head_len = json::body_head(client_id, mode).len();
-    let tail_len = 2; // "]}"
-                      // All events encoded back to back into one buffer (one allocation, not one per event).
-    let mut all = Vec::with_capacity(events.len() * 96);
-    let mut ends = Vec::with_capacity(events.len());
-    for event in events {
-        json::write_compact_event(&mut all, event);
-        ends.push(all.len());
-    }
-    let encoded = ends.iter().scan(0, |start, &end| {
-        Some(&all[std::mem::replace(start, end)..end])
-    });
-    let mut batches = Vec::new();
-    let mut current: Vec<&[u8]> = Vec::new();
-    let mut size = head_len + tail_len;
-    for (i, e) in encoded.enumerate() {
-        let extra = e.len() + usize::from(!current.is_empty());
-        if head_len + tail_len + e.len() >= ga4::MAX_BODY_BYTES {
-            return Err(InputError::new(
-                &[PathElem::Index(i + 1)],
-                "event too large for one request",
-            ));
-        }
-        if current.len() == ga4::MAX_EVENTS_PER_REQUEST || size + extra >= ga4::MAX_BODY_BYTES {
-            batches.push((json::body(client_id, mode, &current), current.len()));
-            current.clear();
-            size = head_len + tail_len;
-        }
-        size += e.len() + usize::from(!current.is_empty());
-        current.push(e);
-    }
-    if !current.is_empty() {
-        batches.push((json::body(client_id, mode, &current), current.len()));
-    }
-    Ok(batches)
+) -> Result<Vec<(Bytes, usize)>, InputError> {
+    Ok(EncodedEvents::new(events)?.bodies(client_id, mode))
 }
 
 /// The exact requests a send makes: per distinct tracking id, the same batches, to the
 /// endpoint with that id and its secret in the query.
 pub fn plan(events: &[Event], opts: &SendOptions) -> Result<SendPlan, InputError> {
     check_events(events)?;
-    let bodies = batch_bodies(events, &opts.client_id, opts.mode)?;
+    Ok(plan_encoded(&EncodedEvents::new(events)?, opts))
+}
+
+/// [`plan`] for events already checked and encoded (e.g. a report this VM just built).
+pub fn plan_encoded(events: &EncodedEvents, opts: &SendOptions) -> SendPlan {
+    plan_bodies(&events.bodies(&opts.client_id, opts.mode), opts)
+}
+
+/// [`plan`] for request bodies already cut (see [`EncodedEvents::bodies`]) for `opts`'s
+/// client id and mode. Every tracking id shares the same bodies.
+pub fn plan_bodies(bodies: &[(Bytes, usize)], opts: &SendOptions) -> SendPlan {
     let endpoint = opts.endpoint();
-    let mut bodies = Some(bodies);
-    let last = opts.tracking_ids.len().saturating_sub(1);
     let trackings = opts
         .tracking_ids
         .iter()
-        .enumerate()
-        .map(|(i, t)| {
+        .map(|t| {
             let url = SecretUrl::new(&endpoint, &t.id, &t.secret);
-            // Every tracking id gets the same bodies: the last one takes them, the others copy.
-            let bodies = if i == last {
-                bodies.take().unwrap_or_default()
-            } else {
-                bodies.clone().unwrap_or_default()
-            };
             TrackingPlan {
                 tracking_id: t.id.clone(),
                 requests: bodies
-                    .into_iter()
+                    .iter()
                     .map(|(body, n)| PlannedRequest {
                         url: url.clone(),
-                        body,
-                        events: n,
+                        body: body.clone(),
+                        events: *n,
                     })
                     .collect(),
             }
         })
         .collect();
-    Ok(SendPlan {
+    SendPlan {
         trackings,
         mode: opts.mode,
         timeout: opts.timeout,
         max_retries: opts.max_retries,
         cacertfile: opts.cacertfile.clone(),
-    })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::SendOptions;
+    use crate::value::Value;
+
+    fn opts() -> SendOptions {
+        let bin = |s: &str| Value::Binary(s.as_bytes().to_vec());
+        let key = |s: &str| Value::Atom(s.into());
+        let tracking = Value::Map(vec![(key("id"), bin("G-ONE")), (key("secret"), bin("s"))]);
+        SendOptions::from_value(&Value::Map(vec![
+            (key("client_id"), bin("cid")),
+            (key("tracking_ids"), Value::List(vec![tracking])),
+        ]))
+        .expect("valid options")
+    }
+
+    #[test]
+    fn planning_encoded_events_equals_planning_events() {
+        let events: Vec<Event> = (0..60)
+            .map(|i| Event::new("host_count", [("value", i64::from(i))]))
+            .collect();
+        let encoded = EncodedEvents::new(&events).expect("encodable");
+        assert_eq!(encoded.len(), 60);
+        assert_eq!(
+            plan_encoded(&encoded, &opts()),
+            plan(&events, &opts()).expect("plan")
+        );
+    }
 }

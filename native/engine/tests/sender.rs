@@ -43,7 +43,7 @@ fn tracking(base: &str, id: &str, events: usize) -> TrackingPlan {
             .into_iter()
             .map(|(body, events)| PlannedRequest {
                 url: SecretUrl::new(&base, id, &Secret::new(SECRET)),
-                body,
+                body: body.into(),
                 events,
             })
             .collect(),
@@ -144,7 +144,7 @@ async fn sixty_events_go_in_three_ordered_batches() {
     let bodies: Vec<Vec<u8>> = p.trackings[0]
         .requests
         .iter()
-        .map(|r| r.body.clone())
+        .map(|r| r.body.to_vec())
         .collect();
     let r = one(run(p).await);
     assert_eq!(r.result, Ok(()));

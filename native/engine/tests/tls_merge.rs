@@ -22,7 +22,9 @@ fn plan(url: &str, cacertfile: Option<std::path::PathBuf>) -> SendPlan {
             tracking_id: "G-ONE".into(),
             requests: vec![PlannedRequest {
                 url: SecretUrl::new(&base, "G-ONE", &Secret::new("s3cret")),
-                body: br#"{"client_id":"c","events":[{"name":"e","params":{}}]}"#.to_vec(),
+                body: bytes::Bytes::from_static(
+                    br#"{"client_id":"c","events":[{"name":"e","params":{}}]}"#,
+                ),
                 events: 1,
             }],
         }],

@@ -25,4 +25,5 @@ rustler::atoms! {
     body,
     notify,
     max_in_flight,
+    dirty,
 }

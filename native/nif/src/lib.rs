@@ -2,6 +2,7 @@
 //! owns the background dispatcher, and messages send results back. Logic lives in the engine.
 
 mod atoms;
+mod built;
 mod decode;
 mod encode;
 mod report;

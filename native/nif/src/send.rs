@@ -3,11 +3,13 @@
 
 use mongoose_system_metrics_engine::dispatch::{DispatchError, Dispatcher};
 use mongoose_system_metrics_engine::outcome::TrackingResult;
+use mongoose_system_metrics_engine::plan::SendPlan;
 use mongoose_system_metrics_engine::value::{InputError, PathElem};
 use once_cell::sync::Lazy;
 use rustler::{Encoder, Env, LocalPid, OwnedEnv, Term, TermType};
 
 use crate::atoms;
+use crate::built;
 use crate::encode;
 use crate::report::plan;
 
@@ -34,17 +36,29 @@ fn job_key(reference: Term) -> Option<Vec<u8>> {
     (reference.get_type() == TermType::Ref).then(|| reference.to_binary().as_slice().to_vec())
 }
 
-/// Runs on a dirty CPU scheduler: decoding, re-checking and planning a realistic report's
-/// events takes a few hundred microseconds on a slow machine (BENCHMARKS.md), which a flood of
-/// sends would otherwise take from a normal scheduler. The send itself is always handed to the
-/// background runtime; this returns as soon as it is queued.
-#[rustler::nif(schedule = "DirtyCpu")]
-fn send_report<'a>(env: Env<'a>, events: Term<'a>, opts: Term<'a>) -> Term<'a> {
-    send_report_inner(env, events, opts)
+/// send_report/2 on the caller's scheduler when the events are a report this VM built (see
+/// [`built`]): only the options are read, and the send is queued. Any other events answer
+/// `dirty`, and the Erlang stub calls [`send_report_dirty`].
+#[rustler::nif]
+fn send_report_nif<'a>(env: Env<'a>, events: Term<'a>, opts: Term<'a>) -> Term<'a> {
+    match built::plan_send(events, opts) {
+        Some(plan) => submit(env, plan, opts),
+        None => atoms::dirty().encode(env),
+    }
 }
 
-fn send_report_inner<'a>(env: Env<'a>, events: Term<'a>, opts: Term<'a>) -> Term<'a> {
-    let plan = match plan(events, opts) {
+/// send_report/2 for any events: decodes and re-checks every event against the privacy and
+/// GA4 rules, and encodes them. On a dirty CPU scheduler: that takes a few hundred
+/// microseconds for a realistic report on a slow machine (BENCHMARKS.md), which a flood of
+/// sends would otherwise take from a normal scheduler.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn send_report_dirty<'a>(env: Env<'a>, events: Term<'a>, opts: Term<'a>) -> Term<'a> {
+    submit(env, plan(events, opts), opts)
+}
+
+/// Queues a planned send on the background runtime and returns `{ok, Ref}` at once.
+fn submit<'a>(env: Env<'a>, plan: Result<SendPlan, InputError>, opts: Term<'a>) -> Term<'a> {
+    let plan = match plan {
         Ok(plan) => plan,
         Err(e) => return encode::input_error(env, &e),
     };
