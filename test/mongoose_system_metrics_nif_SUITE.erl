@@ -541,9 +541,9 @@ module_answers_without_library(Config) ->
         peer:stop(Peer)
     end.
 
-%% A report built here is sent on the caller's scheduler without decoding its events again
+%% A report built here is sent on the caller's scheduler without checking its events again
 %% (send_report_nif answers directly, not `dirty'); the requests are byte for byte the ones a
-%% full decode and check plans for the same events.
+%% full decode and check plans for the same events. Anything else goes the full way.
 built_report_sent_as_checked(Config) ->
     Server = ?config(server, Config),
     {ok, Events} = ?NIF:build_report(node_info()),
@@ -558,12 +558,23 @@ built_report_sent_as_checked(Config) ->
     %% The full path, forced, plans the same requests.
     {ok, Ref3} = ?NIF:send_report_dirty(Events, Opts),
     ?assertMatch([#{result := ok}], wait_result(Ref3)),
-    %% Valid events that are not a report built here are left to the full path.
+    %% Valid events that are not a report built here are left to the full path: reordered,
+    %% one fewer, or spelled differently (an atom name, which the full path accepts).
     [First | Others] = Events,
     ?assertEqual(dirty, ?NIF:send_report_nif(Others ++ [First], Opts)),
+    ?assertEqual(dirty, ?NIF:send_report_nif(Others, Opts)),
+    #{name := Name} = First,
+    AtomName = [First#{name := binary_to_atom(Name)} | Others],
+    ?assertEqual(dirty, ?NIF:send_report_nif(AtomName, Opts)),
+    %% Also when compared item by item (a fresh build, not sent yet).
+    {ok, Events} = ?NIF:build_report(node_info()),
+    ?assertEqual(dirty, ?NIF:send_report_nif(AtomName, Opts)),
+    ?assertEqual(dirty, ?NIF:send_report_nif(Others ++ [First], Opts)),
+    {ok, Ref4} = ?NIF:send_report(AtomName, Opts),
+    ?assertMatch([#{result := ok}], wait_result(Ref4)),
     Bodies = [B || #{body := B} <- ga4_stub_server:requests(Server)],
     PlannedBodies = [B || #{body := B} <- Planned],
-    ?assertEqual(PlannedBodies ++ PlannedBodies ++ PlannedBodies, Bodies),
+    ?assertEqual(lists:append(lists:duplicate(4, PlannedBodies)), Bodies),
     ?assertEqual([], ga4_stub_server:violations(Server)).
 
 %% Sends of one built report with other options use those options, not the previous plan.
@@ -598,24 +609,33 @@ altered_built_report_rechecked(Config) ->
     Server = ?config(server, Config),
     {ok, Events} = ?NIF:build_report(node_info()),
     Opts = opts(Server),
-    {ok, Ref} = ?NIF:send_report(Events, Opts),
-    ?assertMatch([#{result := ok}], wait_result(Ref)),
     I = index_of(<<"module_with_opt">>, Events),
     #{params := P} = lists:nth(I, Events),
     Alter = fun(F) -> lists:sublist(Events, I - 1) ++ [F(lists:nth(I, Events))]
                           ++ lists:nthtail(I, Events) end,
     Custom = Alter(fun(E) -> E#{params := P#{<<"module">> := <<"mod_acme_internal">>}} end),
     Extra = Alter(fun(E) -> E#{params := P#{<<"host">> => <<"secret.example.com">>}} end),
-    [?assertMatch({error, {invalid_input, [events, I | _], _}}, ?NIF:send_report(Bad, Opts))
-     || Bad <- [Custom, Extra]],
     J = index_of(<<"host_count">>, Events),
     #{params := #{<<"value">> := V}} = lists:nth(J, Events),
     Float = lists:sublist(Events, J - 1)
         ++ [#{name => <<"host_count">>, params => #{<<"value">> => float(V)}}]
         ++ lists:nthtail(J, Events),
     ?assert(Float == Events),
-    ?assertMatch({error, {invalid_input, [events, J | _], _}}, ?NIF:send_report(Float, Opts)),
-    %% Only the first, unaltered send reached the endpoint.
+    Bad = [{Custom, I}, {Extra, I}, {Float, J}],
+    %% Before any send of the report (compared item by item with the built events) and after
+    %% one (compared with the kept copy of the term), each is refused by the full check.
+    Refused = fun() ->
+                      [begin
+                           ?assertEqual(dirty, ?NIF:send_report_nif(B, Opts)),
+                           ?assertMatch({error, {invalid_input, [events, At | _], _}},
+                                        ?NIF:send_report(B, Opts))
+                       end || {B, At} <- Bad]
+              end,
+    Refused(),
+    {ok, Ref} = ?NIF:send_report_nif(Events, Opts),
+    ?assertMatch([#{result := ok}], wait_result(Ref)),
+    Refused(),
+    %% Only the unaltered send reached the endpoint.
     {ok, Planned} = ?NIF:plan_requests(Events, Opts),
     ?assertEqual(length(Planned), length(ga4_stub_server:requests(Server))).
 

@@ -17,8 +17,7 @@ pub const MAX_BINARY_BYTES: usize = 256;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// An atom's name (`true` and `false` included). Atoms are never created from these.
-    /// Shared: a decoder may hand out one allocation for every occurrence of an atom.
-    Atom(Arc<str>),
+    Atom(Atom),
     /// A binary, raw bytes (not necessarily UTF-8).
     Binary(Vec<u8>),
     /// An integer that fits in 64 bits.
@@ -47,6 +46,117 @@ impl Value {
             Value::Other(kind) => kind,
         }
     }
+}
+
+/// An atom's name: a `'static` word (the allowlists' and the schema's own, so reading one
+/// costs no allocation), or a shared copy (one allocation for every occurrence of an atom).
+#[derive(Clone)]
+pub struct Atom(AtomRepr);
+
+#[derive(Clone)]
+enum AtomRepr {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl Atom {
+    /// An atom named by a `'static` word.
+    pub const fn from_static(name: &'static str) -> Self {
+        Atom(AtomRepr::Static(name))
+    }
+
+    /// An atom name as text.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            AtomRepr::Static(s) => s,
+            AtomRepr::Shared(s) => s,
+        }
+    }
+}
+
+impl std::ops::Deref for Atom {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// Atoms are equal when their names are, however each is stored.
+impl PartialEq for Atom {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Atom {}
+
+impl From<String> for Atom {
+    fn from(name: String) -> Self {
+        Atom(AtomRepr::Shared(name.into()))
+    }
+}
+
+impl From<&str> for Atom {
+    fn from(name: &str) -> Self {
+        Atom(AtomRepr::Shared(name.into()))
+    }
+}
+
+impl From<Arc<str>> for Atom {
+    fn from(name: Arc<str>) -> Self {
+        Atom(AtomRepr::Shared(name))
+    }
+}
+
+impl fmt::Debug for Atom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// Atom names the input schemas use as keys and values that are not allowlisted words
+/// (those are found with [`crate::privacy::interned`]): a decoder can hand them out without
+/// copying.
+const SCHEMA_WORDS: &[&str] = &[
+    "version",
+    "uptime_seconds",
+    "node_count",
+    "component_count",
+    "config_type",
+    "host_type_count",
+    "domain_count",
+    "modules",
+    "module",
+    "opts",
+    "http_handlers",
+    "c2s_listeners",
+    "proto",
+    "tls",
+    "mode",
+    "outgoing_pools",
+    "stanza_counts",
+    "previous_stanza_counts",
+    "true",
+    "false",
+    "name",
+    "params",
+    "client_id",
+    "tracking_ids",
+    "id",
+    "secret",
+    "url",
+    "timeout_ms",
+    "max_retries",
+    "cacertfile",
+    "notify",
+    "collect",
+    "validate",
+];
+
+/// The `'static` copy of an atom name the engine knows (an allowlisted word or a schema
+/// word), if it is one.
+pub fn static_atom_name(name: &str) -> Option<&'static str> {
+    crate::privacy::interned(name).or_else(|| SCHEMA_WORDS.iter().find(|w| **w == name).copied())
 }
 
 /// One step of a path into the input: a map key or a 1-based list position.
@@ -174,7 +284,7 @@ pub(crate) mod read {
             ));
         }
         Ok(entries.iter().filter_map(|(k, v)| match k {
-            Value::Atom(name) => Some((&**name, v)),
+            Value::Atom(name) => Some((name.as_str(), v)),
             _ => None,
         }))
     }
@@ -207,7 +317,7 @@ pub(crate) mod read {
     /// An atom's name.
     pub fn atom<'a>(v: &'a Value, path: &[PathElem]) -> Result<&'a str, InputError> {
         match v {
-            Value::Atom(a) => Ok(&**a),
+            Value::Atom(a) => Ok(a.as_str()),
             other => Err(InputError::new(
                 path,
                 format!("expected an atom, got {}", other.kind()),
@@ -278,6 +388,22 @@ mod tests {
         assert!(b.enter_container(&[], 3, 0).is_err());
         assert!(b.check_binary(&[], 256).is_ok());
         assert!(b.check_binary(&[], 257).is_err());
+    }
+
+    #[test]
+    fn schema_and_allowlist_words_are_static() {
+        for w in SCHEMA_WORDS {
+            assert_eq!(static_atom_name(w), Some(*w));
+        }
+        assert_eq!(static_atom_name("mod_mam"), Some("mod_mam"));
+        assert_eq!(static_atom_name("rdbms"), Some("rdbms"));
+        assert_eq!(static_atom_name("mod_acme"), None);
+        assert_eq!(static_atom_name("modules_"), None);
+        let shared = Atom::from("mod_acme");
+        assert_eq!(&*shared, "mod_acme");
+        assert_eq!(format!("{shared:?}"), "\"mod_acme\"");
+        assert_eq!(Atom::from_static("x"), Atom::from("x"));
+        assert_ne!(Atom::from_static("x"), Atom::from("y"));
     }
 
     #[test]

@@ -1,23 +1,30 @@
 //! The reports this VM's `build_report/1` produced lately, so that `send_report/2` can
-//! recognise them. Events identical (`=:=`) to a report built here are exactly what
-//! build_report produced and checked, so sending them skips the decoding, the re-check and the
-//! encoding of every event: the send only reads its options. Any other events are decoded and
-//! checked in full, as before. This is the service's own pattern: build, then send. The plan
-//! of the last send of each report is kept too, with a copy of its options: the same
-//! options again (e.g. every send of a flood) reuse it, bodies shared, nothing re-read.
+//! recognise them. Events that match a report built here exactly (the same events, names,
+//! params and values, as binaries and integers) are what build_report produced and checked,
+//! so sending them skips the re-check and the encoding of every event: the send only compares
+//! them and reads its options. Any other events are decoded and checked in full, as before.
+//! This is the service's own pattern: build, then send.
+//!
+//! The first send of a report compares the events term with the built events, item by item,
+//! and keeps a copy of the term; later sends compare with that copy in one VM call
+//! (`enif_is_identical`, about three times cheaper). The plan of the last send of each report
+//! is kept too, with a copy of its options: the same options again (e.g. every send of a
+//! flood) reuse it, bodies shared, nothing re-read. build_report itself copies nothing.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use mongoose_system_metrics_engine::api;
-use mongoose_system_metrics_engine::event::Event;
+use mongoose_system_metrics_engine::event::{Event, ParamValue};
 use mongoose_system_metrics_engine::options::OPTIONS_MAX_DEPTH;
 use mongoose_system_metrics_engine::plan::{EncodedEvents, SendPlan};
 use mongoose_system_metrics_engine::value::InputError;
 use once_cell::sync::OnceCell;
 use rustler::env::SavedTerm;
-use rustler::{OwnedEnv, Term};
+use rustler::types::map::MapIterator;
+use rustler::{Binary, OwnedEnv, Term, TermType};
 
+use crate::atoms;
 use crate::decode::decode;
 use crate::report::in_arg;
 
@@ -25,53 +32,78 @@ use crate::report::in_arg;
 /// covers a preview or a validation built in between).
 const KEPT: usize = 2;
 
-/// Most events a kept report may hold: a larger report is not kept (its copy would cost more
-/// memory than a rare send of it saves).
+/// Most events a kept report may hold: a larger one is not kept (it is sent from a dirty
+/// scheduler anyway, and would hold its memory for nothing).
 const MAX_KEPT_EVENTS: usize = 1_000;
 
-/// One report built here: a copy of the events term as returned, and the events it encodes.
+/// One report built here.
 struct BuiltReport {
-    env: OwnedEnv,
-    term: SavedTerm,
-    len: usize,
     events: Vec<Event>,
     /// Encoded on the first send, once; `None` if an event does not fit in a request (not
     /// possible for built events, but then the full path reports it).
     encoded: OnceCell<Option<Arc<EncodedEvents>>>,
+    /// A copy of the events term of a send that matched, for cheaper comparisons.
+    term: Mutex<Option<KeptTerm>>,
     /// The last send's options (a copy) and the plan made from them.
-    last_plan: Option<(OwnedEnv, SavedTerm, SendPlan)>,
+    last_plan: Mutex<Option<LastPlan>>,
+}
+
+struct KeptTerm {
+    env: OwnedEnv,
+    term: SavedTerm,
+}
+
+impl KeptTerm {
+    fn new(term: Term) -> Self {
+        let env = OwnedEnv::new();
+        let term = env.save(term);
+        KeptTerm { env, term }
+    }
+
+    /// `==` on terms is enif_is_identical (=:=): 1 and 1.0 differ.
+    fn is(&self, term: Term) -> bool {
+        self.env.run(|env| self.term.load(env) == term)
+    }
 }
 
 impl BuiltReport {
-    fn is(&self, events: Term) -> bool {
-        // `==` on terms is enif_is_identical (=:=): 1 and 1.0 differ, as the full check would
-        // tell them apart.
-        self.env.run(|env| self.term.load(env) == events)
+    /// Whether `list` is this report, as build_report returned it.
+    fn is(&self, list: Term) -> bool {
+        let mut kept = lock(&self.term);
+        if let Some(kept) = &*kept {
+            return kept.is(list);
+        }
+        let matches = list_matches(list, &self.events);
+        if matches {
+            *kept = Some(KeptTerm::new(list));
+        }
+        matches
     }
 }
 
-static RECENT: Mutex<VecDeque<BuiltReport>> = Mutex::new(VecDeque::new());
-
-fn recent() -> std::sync::MutexGuard<'static, VecDeque<BuiltReport>> {
-    RECENT.lock().unwrap_or_else(|e| e.into_inner())
+struct LastPlan {
+    opts: KeptTerm,
+    plan: SendPlan,
 }
 
-/// Remembers the events build_report is about to return (`term` encodes `events`).
-pub fn remember(term: Term, events: Vec<Event>) {
+static RECENT: Mutex<VecDeque<Arc<BuiltReport>>> = Mutex::new(VecDeque::new());
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Remembers the events build_report returns.
+pub fn remember(events: Vec<Event>) {
     if events.len() > MAX_KEPT_EVENTS {
         return;
     }
-    let env = OwnedEnv::new();
-    let saved = env.save(term);
-    let report = BuiltReport {
-        env,
-        term: saved,
-        len: events.len(),
+    let report = Arc::new(BuiltReport {
         events,
         encoded: OnceCell::new(),
-        last_plan: None,
-    };
-    let mut recent = recent();
+        term: Mutex::new(None),
+        last_plan: Mutex::new(None),
+    });
+    let mut recent = lock(&RECENT);
     if recent.len() == KEPT {
         recent.pop_back();
     }
@@ -82,11 +114,17 @@ pub fn remember(term: Term, events: Vec<Event>) {
 /// otherwise: the caller decodes and checks the events in full).
 pub fn plan_send(events: Term, opts: Term) -> Option<Result<SendPlan, InputError>> {
     let len = events.list_length().ok()?;
-    let mut recent = recent();
-    let report = recent.iter_mut().find(|r| r.len == len && r.is(events))?;
-    if let Some((env, saved, plan)) = &report.last_plan {
-        if env.run(|env| saved.load(env) == opts) {
-            return Some(Ok(plan.clone()));
+    // Compared outside the lock: other schedulers sending at the same time do not wait.
+    let candidates: Vec<Arc<BuiltReport>> = lock(&RECENT)
+        .iter()
+        .filter(|r| r.events.len() == len)
+        .cloned()
+        .collect();
+    let report = candidates.iter().find(|r| r.is(events))?;
+    let mut last_plan = lock(&report.last_plan);
+    if let Some(last) = &*last_plan {
+        if last.opts.is(opts) {
+            return Some(Ok(last.plan.clone()));
         }
     }
     let encoded = report
@@ -97,9 +135,71 @@ pub fn plan_send(events: Term, opts: Term) -> Option<Result<SendPlan, InputError
         .map_err(|e| in_arg("opts", e))
         .and_then(|opts| api::plan_send_encoded(&encoded, &opts));
     if let Ok(plan) = &plan {
-        let env = OwnedEnv::new();
-        let saved = env.save(opts);
-        report.last_plan = Some((env, saved, plan.clone()));
+        *last_plan = Some(LastPlan {
+            opts: KeptTerm::new(opts),
+            plan: plan.clone(),
+        });
     }
     Some(plan)
+}
+
+/// Whether `list` is exactly `events`, each as build_report returns it. Strict: where the
+/// full decoding would accept another spelling (an atom for a binary), this says no and
+/// leaves the events to it.
+fn list_matches(list: Term, events: &[Event]) -> bool {
+    let mut tail = list;
+    for event in events {
+        let Ok((head, rest)) = tail.list_get_cell() else {
+            return false;
+        };
+        if !event_matches(head, event) {
+            return false;
+        }
+        tail = rest;
+    }
+    tail.is_empty_list()
+}
+
+fn event_matches(term: Term, event: &Event) -> bool {
+    // A map of two keys iterates in key order: `name` then `params` (atoms sort by text).
+    let Some(mut pairs) = MapIterator::new(term) else {
+        return false;
+    };
+    let (Some((k1, name)), Some((k2, params)), None) = (pairs.next(), pairs.next(), pairs.next())
+    else {
+        return false;
+    };
+    k1 == atoms::name().to_term(term.get_env())
+        && k2 == atoms::params().to_term(term.get_env())
+        && binary_is(name, event.name.as_bytes())
+        && params_match(params, event)
+}
+
+/// Compares the params in step: a small map (up to 32 keys; an event has at most 25)
+/// iterates in key order, which for binaries is byte order, the order of the event's params.
+/// A map in any other order simply does not match.
+fn params_match(term: Term, event: &Event) -> bool {
+    if term.map_size().ok() != Some(event.params.len()) {
+        return false;
+    }
+    let Some(pairs) = MapIterator::new(term) else {
+        return false;
+    };
+    pairs
+        .zip(event.params.iter())
+        .all(|((key, value), (name, expected))| {
+            binary_is(key, name.as_bytes())
+                && match expected {
+                    ParamValue::Str(s) => binary_is(value, s.as_bytes()),
+                    ParamValue::Int(n) => {
+                        value.get_type() == TermType::Integer
+                            && value.decode::<i64>().ok() == Some(*n)
+                    }
+                }
+        })
+}
+
+/// Whether `term` is a binary holding exactly `bytes`.
+fn binary_is(term: Term, bytes: &[u8]) -> bool {
+    term.is_binary() && term.decode::<Binary>().is_ok_and(|b| b.as_slice() == bytes)
 }

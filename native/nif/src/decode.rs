@@ -1,63 +1,89 @@
 //! Erlang term -> engine `Value`, bounded by a `DecodeBudget` (items, depth, binary size).
 //! Never creates atoms; anything unexpected becomes `Value::Other` for the engine to reject.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
 
-use mongoose_system_metrics_engine::value::{DecodeBudget, InputError, PathElem, Value};
+use mongoose_system_metrics_engine::value::{
+    static_atom_name, Atom, DecodeBudget, InputError, PathElem, Value,
+};
 use rustler::sys::ErlNifTerm;
 use rustler::types::map::MapIterator;
 use rustler::{Binary, LocalPid, Term, TermType};
 
-/// Hashes a raw term word (an atom is an immediate: its word identifies it), or a short text.
-/// One call holds at most `MAX_ITEMS` terms, so a simple multiplicative hash is enough.
+/// Hashes machine words: a raw term word (an atom is an immediate: its word identifies it) or
+/// a text's address and length. Keys come from the VM and the engine, not from the input's
+/// content, and one call holds at most `MAX_ITEMS` of them: a multiplicative hash is enough.
 #[derive(Default)]
 pub(crate) struct WordHasher(u64);
 
 impl Hasher for WordHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // The product's high bits are the well-mixed ones; fold them into the low bits, which
+        // pick the bucket.
+        self.0 ^ (self.0 >> 32)
     }
     fn write(&mut self, bytes: &[u8]) {
         for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            self.write_u64(u64::from(*b));
         }
     }
     fn write_u64(&mut self, n: u64) {
-        self.0 = (n ^ (n >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = (self.0.rotate_left(29) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
     fn write_usize(&mut self, n: usize) {
         self.write_u64(n as u64);
     }
 }
 
-/// One call's decoding state: the budget, and each atom's text read once per call.
-struct Decoder {
+/// Atom names by atom. An atom's term word names it for the life of the VM (atoms are never
+/// freed), so a name read once stays right: each scheduler thread keeps its own cache, with
+/// no lock. Bounded: past [`MAX_CACHED_ATOMS`] names, new atoms are read on every use.
+type AtomCache = HashMap<ErlNifTerm, Atom, BuildHasherDefault<WordHasher>>;
+
+/// Most atom names one thread keeps (a node's input has a few hundred distinct atoms).
+const MAX_CACHED_ATOMS: usize = 4_096;
+
+thread_local! {
+    static ATOMS: RefCell<AtomCache> = RefCell::new(AtomCache::default());
+}
+
+/// One call's decoding state: the budget, and this thread's atom names.
+struct Decoder<'c> {
     budget: DecodeBudget,
-    atoms: HashMap<ErlNifTerm, Arc<str>, BuildHasherDefault<WordHasher>>,
+    atoms: &'c mut AtomCache,
 }
 
 /// Decodes `term` for a schema at most `max_depth` containers deep.
 pub fn decode(term: Term, max_depth: usize) -> Result<Value, InputError> {
-    let mut d = Decoder {
-        budget: DecodeBudget::new(max_depth),
-        atoms: HashMap::default(),
-    };
-    let mut path = Vec::new();
-    decode_at(term, &mut d, &mut path, 0)
+    ATOMS.with(|atoms| {
+        let mut atoms = atoms.borrow_mut();
+        let mut d = Decoder {
+            budget: DecodeBudget::new(max_depth),
+            atoms: &mut atoms,
+        };
+        let mut path = Vec::new();
+        decode_at(term, &mut d, &mut path, 0)
+    })
 }
 
-/// An atom's name, read from the VM once per call and shared after that.
+/// An atom's name: a word the engine knows is its own `'static` copy; any other name is read
+/// from the VM once per thread and shared after that.
 fn atom(term: Term, d: &mut Decoder) -> Value {
     let word = term.as_c_arg();
     if let Some(name) = d.atoms.get(&word) {
-        return Value::Atom(Arc::clone(name));
+        return Value::Atom(name.clone());
     }
     match term.atom_to_string() {
         Ok(name) => {
-            let name: Arc<str> = name.into();
-            d.atoms.insert(word, Arc::clone(&name));
+            let name = match static_atom_name(&name) {
+                Some(word) => Atom::from_static(word),
+                None => Atom::from(name),
+            };
+            if d.atoms.len() < MAX_CACHED_ATOMS {
+                d.atoms.insert(word, name.clone());
+            }
             Value::Atom(name)
         }
         Err(_) => Value::Other("atom"),

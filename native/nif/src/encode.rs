@@ -7,9 +7,11 @@ use mongoose_system_metrics_engine::event::{Event, ParamValue};
 use mongoose_system_metrics_engine::outcome::{SendError, TrackingResult, ValidationMessage};
 use mongoose_system_metrics_engine::plan::SendPlan;
 use mongoose_system_metrics_engine::value::{InputError, PathElem};
+use rustler::sys::{enif_make_map_from_arrays, ErlNifTerm};
 use rustler::types::atom::Atom;
 use rustler::types::binary::NewBinary;
 use rustler::{Encoder, Env, Term};
+use std::mem::MaybeUninit;
 
 use crate::atoms;
 use crate::decode::WordHasher;
@@ -64,9 +66,12 @@ pub fn error<'a>(env: Env<'a>, reason: impl Encoder) -> Term<'a> {
 
 /// One binary term per distinct text within one call: event names, param names and
 /// allowlisted values repeat across events, and terms are immutable, so they can be shared.
+/// Texts are told apart by address and length, not content: nearly all are the allowlists'
+/// own words, one copy each; another copy of the same text only costs its own binary.
 struct Binaries<'a, 'e> {
     env: Env<'a>,
-    made: HashMap<&'e str, Term<'a>, BuildHasherDefault<WordHasher>>,
+    made: HashMap<(usize, usize), Term<'a>, BuildHasherDefault<WordHasher>>,
+    texts: std::marker::PhantomData<&'e str>,
 }
 
 impl<'a, 'e> Binaries<'a, 'e> {
@@ -74,36 +79,74 @@ impl<'a, 'e> Binaries<'a, 'e> {
         let env = self.env;
         *self
             .made
-            .entry(s)
+            .entry((s.as_ptr() as usize, s.len()))
             .or_insert_with(|| binary(env, s.as_bytes()))
     }
+}
+
+/// Most params an event map is built for on the stack; checked events have at most 25.
+const STACK_PARAMS: usize = 32;
+
+/// A map from raw keys and values of the same length, built straight from the slices (no
+/// copy into vectors on the way, as `Term::map_from_term_arrays` makes). Keys are distinct by
+/// construction; should they not be, an empty map rather than a panic.
+fn raw_map<'a>(env: Env<'a>, keys: &[ErlNifTerm], values: &[ErlNifTerm]) -> Term<'a> {
+    let len = keys.len().min(values.len());
+    let mut map = MaybeUninit::<ErlNifTerm>::uninit();
+    // SAFETY: both arrays hold `len` valid terms of `env`, and `map` is written by the call
+    // when it returns non-zero, the only case in which it is read.
+    unsafe {
+        if enif_make_map_from_arrays(
+            env.as_c_arg(),
+            keys.as_ptr(),
+            values.as_ptr(),
+            len,
+            map.as_mut_ptr(),
+        ) != 0
+        {
+            return Term::new(env, map.assume_init());
+        }
+    }
+    Term::map_new(env)
 }
 
 /// An event as `#{name := binary(), params := #{binary() => binary() | integer()}}`.
 fn event<'a, 'e>(bins: &mut Binaries<'a, 'e>, e: &'e Event) -> Term<'a> {
     let env = bins.env;
-    let mut keys = Vec::with_capacity(e.params.len());
-    let mut values = Vec::with_capacity(e.params.len());
-    for (k, v) in &e.params {
-        keys.push(bins.get(k));
-        values.push(match v {
+    let n = e.params.len();
+    let mut stack_keys = [ErlNifTerm::default(); STACK_PARAMS];
+    let mut stack_values = [ErlNifTerm::default(); STACK_PARAMS];
+    let (mut heap_keys, mut heap_values) = (Vec::new(), Vec::new());
+    let (keys, values) = if n <= STACK_PARAMS {
+        (&mut stack_keys[..n], &mut stack_values[..n])
+    } else {
+        heap_keys.resize(n, ErlNifTerm::default());
+        heap_values.resize(n, ErlNifTerm::default());
+        (&mut heap_keys[..], &mut heap_values[..])
+    };
+    for (i, (k, v)) in e.params.iter().enumerate() {
+        keys[i] = bins.get(k).as_c_arg();
+        values[i] = match v {
             ParamValue::Str(s) => bins.get(s),
             ParamValue::Int(n) => n.encode(env),
-        });
+        }
+        .as_c_arg();
     }
-    // Keys are distinct by construction; fall back to an empty map rather than panic.
-    let params =
-        Term::map_from_term_arrays(env, &keys, &values).unwrap_or_else(|_| Term::map_new(env));
-    let keys = [atoms::name().encode(env), atoms::params().encode(env)];
-    let values = [bins.get(&e.name), params];
-    Term::map_from_term_arrays(env, &keys, &values).unwrap_or_else(|_| Term::map_new(env))
+    let params = raw_map(env, keys, values);
+    let keys = [
+        atoms::name().to_term(env).as_c_arg(),
+        atoms::params().to_term(env).as_c_arg(),
+    ];
+    let values = [bins.get(&e.name).as_c_arg(), params.as_c_arg()];
+    raw_map(env, &keys, &values)
 }
 
 /// A list of events.
 pub fn events<'a>(env: Env<'a>, events: &[Event]) -> Term<'a> {
     let mut bins = Binaries {
         env,
-        made: HashMap::default(),
+        made: HashMap::with_capacity_and_hasher(128, Default::default()),
+        texts: std::marker::PhantomData,
     };
     events
         .iter()

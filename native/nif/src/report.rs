@@ -54,7 +54,7 @@ fn build<'a>(env: Env<'a>, node_info: Term<'a>) -> Term<'a> {
     match decode(node_info, NODE_INFO_MAX_DEPTH).and_then(|v| api::build_report(&v)) {
         Ok(events) => {
             let term = encode::events(env, &events);
-            built::remember(term, events);
+            built::remember(events);
             encode::ok(env, term)
         }
         Err(e) => encode::input_error(env, &e),
