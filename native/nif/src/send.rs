@@ -42,7 +42,13 @@ fn job_key(reference: Term) -> Option<Vec<u8>> {
 #[rustler::nif]
 fn send_report_nif<'a>(env: Env<'a>, events: Term<'a>, opts: Term<'a>) -> Term<'a> {
     match built::plan_send(events, opts) {
-        Some(plan) => submit(env, plan, opts),
+        Some(plan) => {
+            let result = submit(env, plan, opts);
+            // Tens of microseconds of a 1 ms timeslice: a process sending in a loop is
+            // preempted like one doing any other work.
+            let _ = rustler::schedule::consume_timeslice(env, 2);
+            result
+        }
         None => atoms::dirty().encode(env),
     }
 }
