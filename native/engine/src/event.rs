@@ -260,17 +260,17 @@ impl Refused {
 /// The text of a binary or atom: the allowlists' own copy when it is one of their words, so
 /// reading back what `build_report` produced allocates nothing for names and most values.
 fn name_text(v: &Value) -> Result<Text, Refused> {
-    let s = match v {
-        Value::Binary(b) => {
-            std::str::from_utf8(b).map_err(|_| Refused("binary is not valid UTF-8".into()))?
-        }
-        Value::Atom(a) => &**a,
+    let bytes = match v {
+        Value::Binary(b) => b.as_slice(),
+        Value::Atom(a) => a.as_bytes(),
         other => return Err(Refused(format!("expected a binary, got {}", other.kind()))),
     };
-    Ok(match privacy::interned(s) {
-        Some(word) => Cow::Borrowed(word),
-        None => Cow::Owned(s.to_string()),
-    })
+    // The words are UTF-8 already: only text off the allowlists needs checking.
+    if let Some(word) = privacy::interned_bytes(bytes) {
+        return Ok(Cow::Borrowed(word));
+    }
+    let s = std::str::from_utf8(bytes).map_err(|_| Refused("binary is not valid UTF-8".into()))?;
+    Ok(Cow::Owned(s.to_string()))
 }
 
 /// Above this many entries a params map is collected through a `BTreeMap`: inserting into
