@@ -287,7 +287,7 @@ fn read_params(v: &Value, event_path: &[PathElem]) -> Result<Params, InputError>
         ));
     };
     let mut small = Params::with_capacity(entries.len().min(SMALL_PARAMS));
-    let mut big = BTreeMap::new();
+    let mut big = (entries.len() > SMALL_PARAMS).then(BTreeMap::new);
     for (i, (k, val)) in entries.iter().enumerate() {
         let name = name_text(k).map_err(|r| r.at(&index(&path(), i)))?;
         let at = |name: &str| {
@@ -307,10 +307,9 @@ fn read_params(v: &Value, event_path: &[PathElem]) -> Result<Params, InputError>
                 ))
             }
         };
-        let duplicate = if entries.len() <= SMALL_PARAMS {
-            small.insert(name, value).is_some()
-        } else {
-            big.insert(name, value).is_some()
+        let duplicate = match &mut big {
+            None => small.insert(name, value).is_some(),
+            Some(big) => big.insert(name, value).is_some(),
         };
         if duplicate {
             // `name` moved into the map: read it again for the error.
@@ -318,11 +317,10 @@ fn read_params(v: &Value, event_path: &[PathElem]) -> Result<Params, InputError>
             return Err(InputError::new(&at(&name), "duplicate param"));
         }
     }
-    if entries.len() <= SMALL_PARAMS {
-        Ok(small)
-    } else {
-        Ok(Params(big.into_iter().collect()))
-    }
+    Ok(match big {
+        None => small,
+        Some(big) => Params(big.into_iter().collect()),
+    })
 }
 
 #[cfg(test)]

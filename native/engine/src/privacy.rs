@@ -242,72 +242,103 @@ const WORD_LISTS: [(&[&str], Lists); 16] = [
 /// Slots of the word table: a power of two, at least 4 times the number of words.
 const WORD_SLOTS: usize = 512;
 
-/// A few multiplications over the first and last 8 bytes and the length, instead of a pass
-/// over every byte: the words differ there (shared prefixes such as `mod_global_distrib_`
-/// are told apart by their ends), and a lookup runs for most strings of every event.
-fn word_hash(b: &[u8]) -> usize {
-    let n = b.len();
-    let (head, tail) = match (b.first_chunk::<8>(), b.last_chunk::<8>()) {
-        (Some(head), Some(tail)) => (u64::from_le_bytes(*head), u64::from_le_bytes(*tail)),
-        _ => {
-            let mut buf = [0u8; 8];
-            for (d, s) in buf.iter_mut().zip(b) {
-                *d = *s;
-            }
-            (u64::from_le_bytes(buf), 0)
-        }
-    };
-    let h = (head ^ (n as u64)).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ tail;
-    (h.wrapping_mul(0xff51_afd7_ed55_8ccd) >> 40) as usize
+/// What a lookup compares: the length and the first and last 8 bytes (zero-padded when
+/// shorter). Up to 16 bytes this is the whole string, so most comparisons need no memcmp.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Key {
+    len: usize,
+    head: u64,
+    tail: u64,
 }
 
-/// A word's entry in the table: the word, and the allowlists it is on.
+impl Key {
+    fn of(b: &[u8]) -> Key {
+        let (head, tail) = match (b.first_chunk::<8>(), b.last_chunk::<8>()) {
+            (Some(head), Some(tail)) => (u64::from_le_bytes(*head), u64::from_le_bytes(*tail)),
+            _ => {
+                let mut buf = [0u8; 8];
+                for (d, s) in buf.iter_mut().zip(b) {
+                    *d = *s;
+                }
+                (u64::from_le_bytes(buf), 0)
+            }
+        };
+        Key {
+            len: b.len(),
+            head,
+            tail,
+        }
+    }
+
+    /// A few multiplications instead of a pass over every byte: the words differ in their
+    /// ends (shared prefixes such as `mod_global_distrib_` are told apart by the last bytes).
+    fn slot(self) -> usize {
+        let h = (self.head ^ self.len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ self.tail;
+        (h.wrapping_mul(0xff51_afd7_ed55_8ccd) >> 40) as usize & (WORD_SLOTS - 1)
+    }
+}
+
+/// A word's entry in the table: the word, its key, and the allowlists it is on.
 #[derive(Clone, Copy)]
 struct Word {
     text: &'static str,
+    key: Key,
     lists: Lists,
 }
 
 /// The words by hash, open addressing with linear probing: one lookup costs a hash and
-/// usually a single comparison.
-static WORDS: Lazy<Vec<Option<Word>>> = Lazy::new(|| {
-    let mut slots: Vec<Option<Word>> = vec![None; WORD_SLOTS];
+/// usually a single comparison. `slots` holds 1 + a word's index (0: empty), so the part
+/// every lookup touches stays small.
+struct Table {
+    slots: Vec<u8>,
+    words: Vec<Word>,
+}
+
+static WORDS: Lazy<Table> = Lazy::new(|| {
+    let mut t = Table {
+        slots: vec![0; WORD_SLOTS],
+        words: Vec::new(),
+    };
     for (list, lists) in WORD_LISTS {
         for &text in list {
-            let mut i = word_hash(text.as_bytes()) & (WORD_SLOTS - 1);
+            let key = Key::of(text.as_bytes());
+            let mut i = key.slot();
             loop {
-                match &mut slots[i] {
-                    slot @ None => {
-                        *slot = Some(Word { text, lists });
+                match usize::from(t.slots[i]) {
+                    0 => {
+                        t.words.push(Word { text, key, lists });
+                        // Fewer than 255 words (a test checks it).
+                        t.slots[i] = u8::try_from(t.words.len()).unwrap_or(0);
                         break;
                     }
-                    Some(w) if w.text == text => {
-                        w.lists = w.lists.or(lists);
+                    k if t.words[k - 1].text == text => {
+                        t.words[k - 1].lists = t.words[k - 1].lists.or(lists);
                         break;
                     }
-                    Some(_) => i = (i + 1) & (WORD_SLOTS - 1),
+                    _ => i = (i + 1) & (WORD_SLOTS - 1),
                 }
             }
         }
     }
-    slots
+    t
 });
 
 fn lookup(s: &[u8]) -> Option<Word> {
     if s.len() > MAX_WORD_LEN {
         return None;
     }
-    let mut i = word_hash(s) & (WORD_SLOTS - 1);
+    let key = Key::of(s);
+    let t = &*WORDS;
+    let mut i = key.slot();
     loop {
-        match WORDS[i] {
-            None => return None,
-            // The table's own copy (what events built or read back carry) is found
-            // without comparing bytes.
-            Some(w) if std::ptr::eq(w.text.as_bytes(), s) || w.text.as_bytes() == s => {
-                return Some(w)
-            }
-            Some(_) => i = (i + 1) & (WORD_SLOTS - 1),
+        let w = t.words.get(usize::from(t.slots[i]).checked_sub(1)?)?;
+        // Up to 16 bytes the key is the whole string; longer ones compare their middle.
+        if w.key == key
+            && (s.len() <= 16 || w.text.as_bytes().get(8..s.len() - 8) == s.get(8..s.len() - 8))
+        {
+            return Some(*w);
         }
+        i = (i + 1) & (WORD_SLOTS - 1);
     }
 }
 
@@ -641,6 +672,8 @@ mod tests {
             .collect();
         let distinct: std::collections::BTreeSet<&str> = words.iter().copied().collect();
         assert!(distinct.len() * 4 <= WORD_SLOTS);
+        assert_eq!(WORDS.words.len(), distinct.len());
+        assert!(distinct.len() < 255, "slots hold a word's index in a u8");
         for &w in &words {
             assert!(w.len() <= MAX_WORD_LEN, "{w}");
             assert_eq!(interned(w), Some(w));
@@ -651,11 +684,14 @@ mod tests {
             let mut changed = w.as_bytes().to_vec();
             let last = changed.len() - 1;
             changed[last] ^= 1;
+            let mut middle = w.as_bytes().to_vec();
+            middle[w.len() / 2] ^= 1;
             let upper = w.to_ascii_uppercase();
             for near in [
                 longer.as_bytes(),
                 shorter.as_bytes(),
                 &changed,
+                &middle,
                 upper.as_bytes(),
             ] {
                 if !words.iter().any(|x| x.as_bytes() == near) {
@@ -716,9 +752,11 @@ mod tests {
         let (mut probes, mut words) = (0, 0);
         for (list, _) in WORD_LISTS {
             for w in list {
-                let home = word_hash(w.as_bytes()) & (WORD_SLOTS - 1);
-                let at = (0..WORD_SLOTS)
-                    .find(|d| WORDS[(home + d) & (WORD_SLOTS - 1)].is_some_and(|x| x.text == *w));
+                let home = Key::of(w.as_bytes()).slot();
+                let at = (0..WORD_SLOTS).find(|d| {
+                    let k = usize::from(WORDS.slots[(home + d) & (WORD_SLOTS - 1)]);
+                    k > 0 && WORDS.words[k - 1].text == *w
+                });
                 assert!(at.is_some_and(|d| d <= 3), "{w}: {at:?}");
                 probes += at.unwrap_or(WORD_SLOTS);
                 words += 1;
