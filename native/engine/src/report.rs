@@ -117,10 +117,11 @@ fn push_module_events(
 ) {
     let event = |pick: &mut dyn Iterator<Item = (&'static str, &'static str)>, n: usize| {
         let mut params = Params::with_capacity(1 + n);
-        params.insert(Cow::Borrowed("module"), ParamValue::from(module));
         for (k, v) in pick {
             params.insert(Cow::Borrowed(k), ParamValue::from(v));
         }
+        // Last: it sorts after `api_version` and `backend`, so it is usually appended.
+        params.insert(Cow::Borrowed("module"), ParamValue::from(module));
         Event {
             name: Cow::Borrowed("module_with_opt"),
             params,
