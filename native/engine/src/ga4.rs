@@ -68,15 +68,59 @@ const RESERVED_EVENT_NAMES: [&str; 46] = [
     "view_search_results",
 ];
 
+/// Bytes allowed after a name's first byte: `[A-Za-z0-9_]`.
+const NAME_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || b == b'_';
+        c += 1;
+    }
+    t
+};
+
 /// Whether `name` is a valid event or param name: 1-40 chars of `[A-Za-z][A-Za-z0-9_]*`, no
 /// reserved prefix.
 pub fn is_valid_name(name: &str) -> bool {
     let b = name.as_bytes();
-    !b.is_empty()
-        && b.len() <= MAX_NAME_CHARS
-        && b[0].is_ascii_alphabetic()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
-        && !RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
+    let Some(&first) = b.first() else {
+        return false;
+    };
+    if b.len() > MAX_NAME_CHARS
+        || !first.is_ascii_alphabetic()
+        || !b[1..].iter().all(|&c| NAME_BYTE[usize::from(c)])
+    {
+        return false;
+    }
+    // Only names starting with `f` or `g` can carry a reserved prefix that the character
+    // rules above let through (`_` and `gtag.` never pass them).
+    !matches!(first, b'f' | b'g') || !RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// For each first letter `a`-`z`, a bit per length (< 64) of the reserved event names that
+/// start with it: most names are cleared without a search.
+const RESERVED_FIRST_LEN: [u64; 26] = {
+    let mut t = [0u64; 26];
+    let mut i = 0;
+    while i < RESERVED_EVENT_NAMES.len() {
+        let w = RESERVED_EVENT_NAMES[i].as_bytes();
+        t[(w[0] - b'a') as usize] |= 1 << w.len();
+        i += 1;
+    }
+    t
+};
+
+/// Whether `name` is one of GA4's reserved event names.
+fn is_reserved_event_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    let maybe = match b.first() {
+        Some(c @ b'a'..=b'z') if b.len() < 64 => {
+            RESERVED_FIRST_LEN[usize::from(c - b'a')] & (1 << b.len()) != 0
+        }
+        _ => false,
+    };
+    maybe && RESERVED_EVENT_NAMES.binary_search(&name).is_ok()
 }
 
 /// Checks one event against GA4's rules; returns a short reason when it breaks one.
@@ -84,10 +128,7 @@ pub fn check_event(event: &Event) -> Result<(), String> {
     if !is_valid_name(&event.name) {
         return Err("event name breaks GA4's naming rules".into());
     }
-    if RESERVED_EVENT_NAMES
-        .binary_search(&event.name.as_ref())
-        .is_ok()
-    {
+    if is_reserved_event_name(&event.name) {
         return Err("event name is reserved by GA4".into());
     }
     if event.params.len() > MAX_PARAMS {
@@ -98,7 +139,8 @@ pub fn check_event(event: &Event) -> Result<(), String> {
             return Err("param name breaks GA4's naming rules".into());
         }
         if let ParamValue::Str(s) = value {
-            if s.chars().count() > MAX_VALUE_CHARS {
+            // A char takes at least one byte: only a long value needs its chars counted.
+            if s.len() > MAX_VALUE_CHARS && s.chars().count() > MAX_VALUE_CHARS {
                 return Err(format!(
                     "param {name} is longer than {MAX_VALUE_CHARS} characters"
                 ));
@@ -136,6 +178,55 @@ mod tests {
     #[test]
     fn reserved_names_are_sorted_for_binary_search() {
         assert!(RESERVED_EVENT_NAMES.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn reserved_name_filter_finds_every_reserved_name_and_no_near_miss() {
+        for w in RESERVED_EVENT_NAMES {
+            assert!(w.len() < 64 && w.as_bytes()[0].is_ascii_lowercase(), "{w}");
+            assert!(is_reserved_event_name(w), "{w}");
+            let longer = format!("{w}x");
+            let shorter = &w[..w.len() - 1];
+            let upper = w.to_ascii_uppercase();
+            for near in [longer.as_str(), shorter, upper.as_str()] {
+                assert!(!is_reserved_event_name(near), "{near}");
+            }
+        }
+        for ok in ["", "module_with_opt", "clicks", "Click", &"a".repeat(100)] {
+            assert!(!is_reserved_event_name(ok), "{ok}");
+        }
+    }
+
+    #[test]
+    fn names_agree_with_the_plain_rules() {
+        // The table and the prefix shortcut against the rules written out directly.
+        let plain = |name: &str| {
+            let b = name.as_bytes();
+            !b.is_empty()
+                && b.len() <= MAX_NAME_CHARS
+                && b[0].is_ascii_alphabetic()
+                && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                && !RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
+        };
+        let mut names: Vec<String> = Vec::new();
+        for a in ["", "a", "f", "g", "G", "_", "1", "é", "ga", "gtag"] {
+            for b in [
+                "", "_", ".", "a", "9", "-", "irebase_", "a_", "oogle_", "tag.", " ", "ż",
+            ] {
+                names.push(format!("{a}{b}"));
+                names.push(format!("{a}{b}x"));
+            }
+        }
+        for c in 0..=255u8 {
+            names.push(format!("a{}", c as char));
+            names.push(format!("{}a", c as char));
+        }
+        for n in [39, 40, 41] {
+            names.push("g".repeat(n));
+        }
+        for n in &names {
+            assert_eq!(is_valid_name(n), plain(n), "{n:?}");
+        }
     }
 
     #[test]

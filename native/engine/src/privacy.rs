@@ -169,86 +169,205 @@ const PARAM_NAMES: [&str; 14] = [
     "increment",
 ];
 
-/// Every word of the allowlists above: the names and values an event can carry, except
-/// uptime and version.
-const WORD_LISTS: [&[&str]; 16] = [
-    &EVENT_NAMES,
-    &PARAM_NAMES,
-    &KNOWN_MODULES,
-    &BACKEND_VALUES,
-    &ONLINE_BACKEND_VALUES,
-    &API_VERSION_VALUES,
-    &[CUSTOM, ENABLED, UNKNOWN_VERSION],
-    &HTTP_API_HANDLERS,
-    &HTTP_TRANSPORTS,
-    &C2S_TRANSPORTS,
-    &TLS_MODES,
-    &TLS_MODULES,
-    &POOL_TYPES,
-    &STANZA_TYPES,
-    &CONFIG_TYPES,
-    &BACKEND_MODULES,
+/// A set of the allowlists above, one bit each: what a word is, found with one lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lists(u32);
+
+impl Lists {
+    /// Event names this engine sends.
+    pub const EVENT_NAMES: Lists = Lists(1);
+    /// Param names this engine sends (besides the handler and transport names).
+    pub const PARAM_NAMES: Lists = Lists(1 << 1);
+    /// [`KNOWN_MODULES`].
+    pub const KNOWN_MODULES: Lists = Lists(1 << 2);
+    /// Modules that report `backend`.
+    pub const BACKEND_MODULES: Lists = Lists(1 << 3);
+    /// [`BACKEND_VALUES`].
+    pub const BACKEND_VALUES: Lists = Lists(1 << 4);
+    /// [`ONLINE_BACKEND_VALUES`].
+    pub const ONLINE_BACKEND_VALUES: Lists = Lists(1 << 5);
+    /// [`API_VERSION_VALUES`].
+    pub const API_VERSION_VALUES: Lists = Lists(1 << 6);
+    /// [`CUSTOM`], [`ENABLED`] and [`UNKNOWN_VERSION`].
+    pub const FIXED_VALUES: Lists = Lists(1 << 7);
+    /// [`HTTP_API_HANDLERS`].
+    pub const HTTP_API_HANDLERS: Lists = Lists(1 << 8);
+    /// [`HTTP_TRANSPORTS`].
+    pub const HTTP_TRANSPORTS: Lists = Lists(1 << 9);
+    /// [`C2S_TRANSPORTS`].
+    pub const C2S_TRANSPORTS: Lists = Lists(1 << 10);
+    /// [`TLS_MODES`].
+    pub const TLS_MODES: Lists = Lists(1 << 11);
+    /// [`TLS_MODULES`].
+    pub const TLS_MODULES: Lists = Lists(1 << 12);
+    /// [`POOL_TYPES`].
+    pub const POOL_TYPES: Lists = Lists(1 << 13);
+    /// [`STANZA_TYPES`].
+    pub const STANZA_TYPES: Lists = Lists(1 << 14);
+    /// [`CONFIG_TYPES`].
+    pub const CONFIG_TYPES: Lists = Lists(1 << 15);
+
+    /// Both sets together.
+    pub const fn or(self, other: Lists) -> Lists {
+        Lists(self.0 | other.0)
+    }
+
+    /// Whether any list of `other` is in `self`.
+    pub const fn meets(self, other: Lists) -> bool {
+        self.0 & other.0 != 0
+    }
+}
+
+/// Every word of the allowlists above with its list: the names and values an event can
+/// carry, except uptime and version.
+const WORD_LISTS: [(&[&str], Lists); 16] = [
+    (&EVENT_NAMES, Lists::EVENT_NAMES),
+    (&PARAM_NAMES, Lists::PARAM_NAMES),
+    (&KNOWN_MODULES, Lists::KNOWN_MODULES),
+    (&BACKEND_VALUES, Lists::BACKEND_VALUES),
+    (&ONLINE_BACKEND_VALUES, Lists::ONLINE_BACKEND_VALUES),
+    (&API_VERSION_VALUES, Lists::API_VERSION_VALUES),
+    (&[CUSTOM, ENABLED, UNKNOWN_VERSION], Lists::FIXED_VALUES),
+    (&HTTP_API_HANDLERS, Lists::HTTP_API_HANDLERS),
+    (&HTTP_TRANSPORTS, Lists::HTTP_TRANSPORTS),
+    (&C2S_TRANSPORTS, Lists::C2S_TRANSPORTS),
+    (&TLS_MODES, Lists::TLS_MODES),
+    (&TLS_MODULES, Lists::TLS_MODULES),
+    (&POOL_TYPES, Lists::POOL_TYPES),
+    (&STANZA_TYPES, Lists::STANZA_TYPES),
+    (&CONFIG_TYPES, Lists::CONFIG_TYPES),
+    (&BACKEND_MODULES, Lists::BACKEND_MODULES),
 ];
 
 /// Slots of the word table: a power of two, at least 4 times the number of words.
-const WORD_SLOTS: usize = 1024;
+const WORD_SLOTS: usize = 512;
 
-/// FNV-1a: cheap, and good enough to spread these few words over the slots.
-fn word_hash(s: &str) -> usize {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    }) as usize
+/// What a lookup compares: the length and the first and last 8 bytes (zero-padded when
+/// shorter). Up to 16 bytes this is the whole string, so most comparisons need no memcmp.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Key {
+    len: usize,
+    head: u64,
+    tail: u64,
 }
 
-/// A word's entry in the table: the word, and whether it is one of [`KNOWN_MODULES`].
+impl Key {
+    fn of(b: &[u8]) -> Key {
+        let (head, tail) = match (b.first_chunk::<8>(), b.last_chunk::<8>()) {
+            (Some(head), Some(tail)) => (u64::from_le_bytes(*head), u64::from_le_bytes(*tail)),
+            _ => {
+                let mut buf = [0u8; 8];
+                for (d, s) in buf.iter_mut().zip(b) {
+                    *d = *s;
+                }
+                (u64::from_le_bytes(buf), 0)
+            }
+        };
+        Key {
+            len: b.len(),
+            head,
+            tail,
+        }
+    }
+
+    /// A few multiplications instead of a pass over every byte: the words differ in their
+    /// ends (shared prefixes such as `mod_global_distrib_` are told apart by the last bytes).
+    fn slot(self) -> usize {
+        let h = (self.head ^ self.len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ self.tail;
+        (h.wrapping_mul(0xff51_afd7_ed55_8ccd) >> 40) as usize & (WORD_SLOTS - 1)
+    }
+}
+
+/// A word's entry in the table: the word, its key, and the allowlists it is on.
 #[derive(Clone, Copy)]
 struct Word {
     text: &'static str,
-    known_module: bool,
+    key: Key,
+    lists: Lists,
 }
 
 /// The words by hash, open addressing with linear probing: one lookup costs a hash and
-/// usually a single comparison.
-static WORDS: Lazy<Vec<Option<Word>>> = Lazy::new(|| {
-    let mut slots: Vec<Option<Word>> = vec![None; WORD_SLOTS];
-    for &text in WORD_LISTS.iter().flat_map(|l| l.iter()) {
-        let known_module = KNOWN_MODULES.contains(&text);
-        let mut i = word_hash(text) & (WORD_SLOTS - 1);
-        loop {
-            match &mut slots[i] {
-                slot @ None => {
-                    *slot = Some(Word { text, known_module });
-                    break;
+/// usually a single comparison. `slots` holds 1 + a word's index (0: empty), so the part
+/// every lookup touches stays small.
+struct Table {
+    slots: Vec<u8>,
+    words: Vec<Word>,
+}
+
+static WORDS: Lazy<Table> = Lazy::new(|| {
+    let mut t = Table {
+        slots: vec![0; WORD_SLOTS],
+        words: Vec::new(),
+    };
+    for (list, lists) in WORD_LISTS {
+        for &text in list {
+            let key = Key::of(text.as_bytes());
+            let mut i = key.slot();
+            loop {
+                match usize::from(t.slots[i]) {
+                    0 => {
+                        t.words.push(Word { text, key, lists });
+                        // Fewer than 255 words (a test checks it).
+                        t.slots[i] = u8::try_from(t.words.len()).unwrap_or(0);
+                        break;
+                    }
+                    k if t.words[k - 1].text == text => {
+                        t.words[k - 1].lists = t.words[k - 1].lists.or(lists);
+                        break;
+                    }
+                    _ => i = (i + 1) & (WORD_SLOTS - 1),
                 }
-                Some(w) if w.text == text => {
-                    w.known_module |= known_module;
-                    break;
-                }
-                Some(_) => i = (i + 1) & (WORD_SLOTS - 1),
             }
         }
     }
-    slots
+    t
 });
 
-fn lookup(s: &str) -> Option<Word> {
+fn lookup(s: &[u8]) -> Option<Word> {
     if s.len() > MAX_WORD_LEN {
         return None;
     }
-    let mut i = word_hash(s) & (WORD_SLOTS - 1);
+    let key = Key::of(s);
+    let t = &*WORDS;
+    let mut i = key.slot();
     loop {
-        match WORDS[i] {
-            None => return None,
-            Some(w) if w.text == s => return Some(w),
-            Some(_) => i = (i + 1) & (WORD_SLOTS - 1),
+        let w = t.words.get(usize::from(t.slots[i]).checked_sub(1)?)?;
+        // Up to 16 bytes the key is the whole string; longer ones compare their middle.
+        if w.key == key
+            && (s.len() <= 16 || w.text.as_bytes().get(8..s.len() - 8) == s.get(8..s.len() - 8))
+        {
+            return Some(*w);
         }
+        i = (i + 1) & (WORD_SLOTS - 1);
     }
 }
 
 /// The allowlists' own copy of `s`, when `s` is one of their words. Reading events back
 /// uses it to share these words instead of copying them.
 pub fn interned(s: &str) -> Option<&'static str> {
-    lookup(s).map(|w| w.text)
+    interned_bytes(s.as_bytes())
+}
+
+/// [`interned`] for raw bytes: a binary that is one of the words needs no UTF-8 check.
+pub fn interned_bytes(b: &[u8]) -> Option<&'static str> {
+    lookup(b).map(|w| w.text)
+}
+
+/// The allowlists' own copy of `s` with the lists it is on, when it is on any.
+pub fn word_of(s: &str) -> Option<(&'static str, Lists)> {
+    lookup(s.as_bytes()).map(|w| (w.text, w.lists))
+}
+
+/// The allowlists `s` is on (none when it is on none).
+pub fn lists_of(s: &str) -> Lists {
+    lookup(s.as_bytes()).map_or(Lists(0), |w| w.lists)
+}
+
+/// The allowlists' own copy of `s`, when `s` is on one of `lists`.
+pub fn on_list(lists: Lists, s: &str) -> Option<&'static str> {
+    lookup(s.as_bytes())
+        .filter(|w| w.lists.meets(lists))
+        .map(|w| w.text)
 }
 
 /// Longer than every word (the longest module name is 34 bytes).
@@ -261,7 +380,7 @@ pub fn find_in(list: &[&'static str], s: &str) -> Option<&'static str> {
 
 /// `module` as spelled in [`KNOWN_MODULES`], when it is one of the 47 known modules.
 pub fn known_module(module: &str) -> Option<&'static str> {
-    lookup(module).filter(|w| w.known_module).map(|w| w.text)
+    on_list(Lists::KNOWN_MODULES, module)
 }
 
 /// Whether `module` is one of the 47 known open-source modules.
@@ -271,29 +390,42 @@ pub fn is_known_module(module: &str) -> bool {
 
 /// The allowed values of option `opt` of `module`, or `None` when the option is never sent.
 pub fn option_values(module: &str, opt: &str) -> Option<&'static [&'static str]> {
-    option_spec(module, opt).map(|(_, values)| values)
+    option_spec(module, opt).map(|(_, list)| match list {
+        Lists::ONLINE_BACKEND_VALUES => &ONLINE_BACKEND_VALUES[..],
+        Lists::API_VERSION_VALUES => &API_VERSION_VALUES[..],
+        _ => &BACKEND_VALUES[..],
+    })
 }
 
-/// Option `opt` of `module` as a `'static` name with its allowed values, or `None` when the
-/// option is never sent.
-pub fn option_spec(module: &str, opt: &str) -> Option<(&'static str, &'static [&'static str])> {
+/// Option `opt` of `module` as a `'static` name with the allowlist of its values, or `None`
+/// when the option is never sent.
+pub fn option_spec(module: &str, opt: &str) -> Option<(&'static str, Lists)> {
+    option_spec_for(lists_of(module), module, opt)
+}
+
+/// [`option_spec`] when the module's lists are already known (one lookup per module).
+pub fn option_spec_for(
+    module_lists: Lists,
+    module: &str,
+    opt: &str,
+) -> Option<(&'static str, Lists)> {
     match opt {
-        "backend" if BACKEND_MODULES.contains(&module) => Some(("backend", &BACKEND_VALUES)),
-        "online_backend" if module == "mod_muc" => Some(("online_backend", &ONLINE_BACKEND_VALUES)),
+        "backend" if module_lists.meets(Lists::BACKEND_MODULES) => {
+            Some(("backend", Lists::BACKEND_VALUES))
+        }
+        "online_backend" if module == "mod_muc" => {
+            Some(("online_backend", Lists::ONLINE_BACKEND_VALUES))
+        }
         "api_version" if module == "mod_push_service_mongoosepush" => {
-            Some(("api_version", &API_VERSION_VALUES))
+            Some(("api_version", Lists::API_VERSION_VALUES))
         }
         _ => None,
     }
 }
 
-/// An option value as sent: itself when on the allowlist, else [`CUSTOM`].
-pub fn option_value(allowed: &'static [&'static str], value: &str) -> &'static str {
-    allowed
-        .iter()
-        .find(|v| **v == value)
-        .copied()
-        .unwrap_or(CUSTOM)
+/// An option value as sent: itself when on the allowlist `allowed`, else [`CUSTOM`].
+pub fn option_value(allowed: Lists, value: &str) -> &'static str {
+    on_list(allowed, value).unwrap_or(CUSTOM)
 }
 
 /// Keeps only the release part of a version: `MAJOR.MINOR[.PATCH]` with an optional
@@ -382,8 +514,9 @@ fn is_uptime(s: &str) -> bool {
 /// allowlisted params and values. Returns a short reason when it is not.
 pub fn check_event(event: &Event) -> Result<(), String> {
     let p = &event.params;
-    let str_in = |key: &str, allowed: &[&str]| match p.get(key) {
-        Some(ParamValue::Str(s)) if allowed.contains(&s.as_ref()) => Ok(()),
+    // Membership by the word table's bits: one lookup instead of a scan of the list.
+    let str_in = |key: &str, allowed: Lists| match p.get(key) {
+        Some(ParamValue::Str(s)) if lists_of(s).meets(allowed) => Ok(()),
         Some(_) => Err(format!("param {key} has a value that is not allowed")),
         None => Err(format!("param {key} is missing")),
     };
@@ -396,9 +529,9 @@ pub fn check_event(event: &Event) -> Result<(), String> {
         Some(k) => Err(format!("param {k} is not allowed in {}", event.name)),
         None => Ok(()),
     };
-    let all_enabled = |allowed: &[&str]| {
+    let all_enabled = |allowed: Lists| {
         p.iter().try_for_each(|(k, v)| match v {
-            ParamValue::Str(s) if s == ENABLED && allowed.contains(&k.as_ref()) => Ok(()),
+            ParamValue::Str(s) if s == ENABLED && lists_of(k).meets(allowed) => Ok(()),
             _ => Err(format!("param {k} is not allowed in {}", event.name)),
         })
     };
@@ -408,21 +541,26 @@ pub fn check_event(event: &Event) -> Result<(), String> {
             count("value", 0)
         }
         "module_with_opt" => {
-            let module = match p.get("module") {
-                Some(ParamValue::Str(m)) if is_known_module(m) => m.as_ref(),
+            let (module, module_lists) = match p.get("module") {
+                Some(ParamValue::Str(m)) => match lists_of(m) {
+                    l if l.meets(Lists::KNOWN_MODULES) => (m.as_ref(), l),
+                    _ => return Err("param module names a module that is not allowed".into()),
+                },
                 Some(_) => return Err("param module names a module that is not allowed".into()),
                 None => return Err("param module is missing".into()),
             };
             p.iter()
                 .filter(|(k, _)| k.as_ref() != "module")
-                .try_for_each(|(k, v)| match (option_values(module, k), v) {
-                    (Some(allowed), ParamValue::Str(s))
-                        if s == CUSTOM || allowed.contains(&s.as_ref()) =>
-                    {
-                        Ok(())
-                    }
-                    _ => Err(format!("param {k} is not allowed for {module}")),
-                })
+                .try_for_each(
+                    |(k, v)| match (option_spec_for(module_lists, module, k), v) {
+                        (Some((_, allowed)), ParamValue::Str(s))
+                            if s == CUSTOM || lists_of(s).meets(allowed) =>
+                        {
+                            Ok(())
+                        }
+                        _ => Err(format!("param {k} is not allowed for {module}")),
+                    },
+                )
         }
         "cluster" => {
             only(&[
@@ -451,26 +589,24 @@ pub fn check_event(event: &Event) -> Result<(), String> {
                 count("node_number", 1)?;
             }
             if p.contains_key("config_type") {
-                str_in("config_type", &CONFIG_TYPES)?;
+                str_in("config_type", Lists::CONFIG_TYPES)?;
             }
             Ok(())
         }
-        "http_api" => all_enabled(&HTTP_API_HANDLERS),
-        "transport_mechanism" => {
-            all_enabled(&[HTTP_TRANSPORTS[0], HTTP_TRANSPORTS[1], C2S_TRANSPORTS[0]])
-        }
+        "http_api" => all_enabled(Lists::HTTP_API_HANDLERS),
+        "transport_mechanism" => all_enabled(Lists::HTTP_TRANSPORTS.or(Lists::C2S_TRANSPORTS)),
         "tls_option" => {
             only(&["mode", "module"])?;
-            str_in("mode", &TLS_MODES)?;
-            str_in("module", &TLS_MODULES)
+            str_in("mode", Lists::TLS_MODES)?;
+            str_in("module", Lists::TLS_MODULES)
         }
         "outgoing_pool" => {
             only(&["value"])?;
-            str_in("value", &POOL_TYPES)
+            str_in("value", Lists::POOL_TYPES)
         }
         "xmpp_stanza_count" => {
             only(&["stanza_type", "total", "increment"])?;
-            str_in("stanza_type", &STANZA_TYPES)?;
+            str_in("stanza_type", Lists::STANZA_TYPES)?;
             count("total", 0)?;
             count("increment", 0)
         }
@@ -530,11 +666,38 @@ mod tests {
 
     #[test]
     fn word_table_finds_every_word_and_only_those() {
-        let words: Vec<&str> = WORD_LISTS.iter().flat_map(|l| l.iter().copied()).collect();
-        assert!(words.len() * 4 <= WORD_SLOTS);
-        for w in words {
+        let words: Vec<&str> = WORD_LISTS
+            .iter()
+            .flat_map(|(l, _)| l.iter().copied())
+            .collect();
+        let distinct: std::collections::BTreeSet<&str> = words.iter().copied().collect();
+        assert!(distinct.len() * 4 <= WORD_SLOTS);
+        assert_eq!(WORDS.words.len(), distinct.len());
+        assert!(distinct.len() < 255, "slots hold a word's index in a u8");
+        for &w in &words {
             assert!(w.len() <= MAX_WORD_LEN, "{w}");
             assert_eq!(interned(w), Some(w));
+            assert_eq!(interned_bytes(w.as_bytes()), Some(w));
+            // Near misses: one byte more, less or changed, and other cases.
+            let longer = format!("{w}_");
+            let shorter = &w[..w.len() - 1];
+            let mut changed = w.as_bytes().to_vec();
+            let last = changed.len() - 1;
+            changed[last] ^= 1;
+            let mut middle = w.as_bytes().to_vec();
+            middle[w.len() / 2] ^= 1;
+            let upper = w.to_ascii_uppercase();
+            for near in [
+                longer.as_bytes(),
+                shorter.as_bytes(),
+                &changed,
+                &middle,
+                upper.as_bytes(),
+            ] {
+                if !words.iter().any(|x| x.as_bytes() == near) {
+                    assert_eq!(interned_bytes(near), None, "{near:?}");
+                }
+            }
         }
         for w in [
             "mod_acme_billing",
@@ -545,13 +708,13 @@ mod tests {
         ] {
             assert_eq!(interned(w), None, "{w}");
         }
+        assert_eq!(interned_bytes(&[0xff, 0xfe]), None);
         for m in KNOWN_MODULES {
             assert_eq!(known_module(m), Some(m));
         }
         assert_eq!(
-            WORD_LISTS
+            words
                 .iter()
-                .flat_map(|l| l.iter())
                 .filter(|w| known_module(w).is_some())
                 .collect::<std::collections::BTreeSet<_>>()
                 .len(),
@@ -566,6 +729,43 @@ mod tests {
         ] {
             assert_eq!(known_module(m), None, "{m}");
         }
+    }
+
+    #[test]
+    fn word_lists_bits_match_list_membership() {
+        let words: Vec<&str> = WORD_LISTS
+            .iter()
+            .flat_map(|(l, _)| l.iter().copied())
+            .chain(["mod_ping", "acme", ""])
+            .collect();
+        for (list, bit) in WORD_LISTS {
+            for &w in &words {
+                assert_eq!(lists_of(w).meets(bit), list.contains(&w), "{w}");
+                assert_eq!(on_list(bit, w), find_in(list, w), "{w}");
+            }
+        }
+    }
+
+    #[test]
+    fn word_lookups_stay_short() {
+        // Each word sits within a few slots of its hash: a lookup is one or two comparisons.
+        let (mut probes, mut words) = (0, 0);
+        for (list, _) in WORD_LISTS {
+            for w in list {
+                let home = Key::of(w.as_bytes()).slot();
+                let at = (0..WORD_SLOTS).find(|d| {
+                    let k = usize::from(WORDS.slots[(home + d) & (WORD_SLOTS - 1)]);
+                    k > 0 && WORDS.words[k - 1].text == *w
+                });
+                assert!(at.is_some_and(|d| d <= 3), "{w}: {at:?}");
+                probes += at.unwrap_or(WORD_SLOTS);
+                words += 1;
+            }
+        }
+        assert!(
+            probes * 4 <= words,
+            "{probes} extra probes for {words} words"
+        );
     }
 
     #[test]
@@ -589,8 +789,16 @@ mod tests {
         );
         assert_eq!(option_values("mod_adhoc", "backend"), None);
         assert_eq!(option_values("mod_mam", "host"), None);
-        assert_eq!(option_value(&BACKEND_VALUES, "rdbms"), "rdbms");
-        assert_eq!(option_value(&BACKEND_VALUES, "acme_db"), CUSTOM);
-        assert_eq!(option_value(&API_VERSION_VALUES, "v1"), CUSTOM);
+        assert_eq!(option_value(Lists::BACKEND_VALUES, "rdbms"), "rdbms");
+        assert_eq!(option_value(Lists::BACKEND_VALUES, "acme_db"), CUSTOM);
+        assert_eq!(option_value(Lists::BACKEND_VALUES, "v2"), CUSTOM);
+        assert_eq!(option_value(Lists::API_VERSION_VALUES, "v1"), CUSTOM);
+        assert_eq!(option_value(Lists::API_VERSION_VALUES, "v3"), "v3");
+        assert_eq!(
+            option_spec("mod_mam", "backend"),
+            Some(("backend", Lists::BACKEND_VALUES))
+        );
+        assert_eq!(option_spec("mod_ping", "backend"), None);
+        assert_eq!(option_values("mod_sic", "backend"), None);
     }
 }

@@ -2,11 +2,10 @@
 //! rules.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
 
-use crate::event::{Event, ParamValue};
+use crate::event::{Event, ParamValue, Params};
 use crate::node_info::{NodeInfo, OptScalar, OptValue, StanzaCounts};
-use crate::privacy::{self, ENABLED};
+use crate::privacy::{self, Lists, ENABLED};
 
 /// The events of one report, deterministic for a given input. Order (as MongooseIM's
 /// collector): host_count, domain_count, module_with_opt..., custom_module_count, cluster,
@@ -14,43 +13,36 @@ use crate::privacy::{self, ENABLED};
 /// Events whose source field is absent are left out, except custom_module_count, cluster,
 /// http_api and transport_mechanism, which are always sent (the last two possibly empty).
 pub fn build(info: &NodeInfo) -> Vec<Event> {
-    let mut events = Vec::new();
+    // Room for the usual report (one event per module entry, pool and listener, plus the
+    // fixed ones) in one allocation.
+    let mut events = Vec::with_capacity(
+        info.modules.len() + info.outgoing_pools.len() + info.c2s_listeners.len() + 16,
+    );
     if let Some(n) = info.host_type_count {
         events.push(Event::new("host_count", [("value", n)]));
     }
     if let Some(n) = info.domain_count {
         events.push(Event::new("domain_count", [("value", n)]));
     }
-    events.extend(module_events(info));
+    let custom_modules = module_events(info, &mut events);
     events.push(Event::new(
         "custom_module_count",
-        [("value", custom_module_count(info))],
+        [("value", custom_modules)],
     ));
     events.push(cluster_event(info));
     events.push(http_api_event(info));
     events.push(transport_event(info));
-    events.extend(tls_events(info));
+    tls_events(info, &mut events);
     events.extend(
         info.outgoing_pools
             .iter()
-            .filter_map(|p| privacy::find_in(&privacy::POOL_TYPES, p))
+            .filter_map(|p| privacy::on_list(Lists::POOL_TYPES, p))
             .map(|p| Event::new("outgoing_pool", [("value", p)])),
     );
     if let Some(counts) = &info.stanza_counts {
-        events.extend(stanza_events(counts, info.previous_stanza_counts.as_ref()));
+        stanza_events(counts, info.previous_stanza_counts.as_ref(), &mut events);
     }
     events
-}
-
-/// Custom modules: distinct names that are not known open-source modules.
-fn custom_module_count(info: &NodeInfo) -> i64 {
-    let custom: BTreeSet<&str> = info
-        .modules
-        .iter()
-        .map(|m| m.module)
-        .filter(|m| !privacy::is_known_module(m))
-        .collect();
-    custom.len() as i64
 }
 
 fn scalar_text<'a>(s: &'a OptScalar) -> Option<&'a str> {
@@ -61,80 +53,125 @@ fn scalar_text<'a>(s: &'a OptScalar) -> Option<&'a str> {
     }
 }
 
-/// One event per known module entry; a list value gives one event per distinct (sanitised)
-/// element, and several list options multiply out.
-fn module_events(info: &NodeInfo) -> Vec<Event> {
-    let mut events = Vec::new();
-    for (entry, module) in info
-        .modules
-        .iter()
-        .filter_map(|m| Some((m, privacy::known_module(m.module)?)))
-    {
-        // Each allowed option with its possible sanitised values.
-        let mut choices: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
+/// Pushes one event per known module entry; a list value gives one event per distinct
+/// (sanitised) element, and several list options multiply out. Returns the number of custom
+/// modules: distinct names that are not known open-source modules.
+fn module_events(info: &NodeInfo, events: &mut Vec<Event>) -> i64 {
+    let mut custom: Vec<&str> = Vec::new();
+    // Each allowed option's sanitised values, as (option, value) runs in the order the
+    // options are chosen; reused for every entry, so the common entry allocates only its
+    // event's params.
+    let mut choices: Vec<(&'static str, &'static str)> = Vec::new();
+    for entry in &info.modules {
+        let module = match privacy::word_of(entry.module) {
+            Some((module, lists)) if lists.meets(Lists::KNOWN_MODULES) => (module, lists),
+            _ => {
+                custom.push(entry.module);
+                continue;
+            }
+        };
+        choices.clear();
         for (name, value) in &entry.opts {
-            let Some((name, allowed)) = privacy::option_spec(module, name) else {
+            let Some((name, allowed)) = privacy::option_spec_for(module.1, module.0, name) else {
                 continue; // an option name off the allowlist is dropped
             };
             let sanitise = |s: &OptScalar| {
                 scalar_text(s).map_or(privacy::CUSTOM, |t| privacy::option_value(allowed, t))
             };
-            let mut values: Vec<&'static str> = Vec::new();
+            let start = choices.len();
             match value {
-                OptValue::Scalar(s) => values.push(sanitise(s)),
+                OptValue::Scalar(s) => choices.push((name, sanitise(s))),
                 OptValue::List(items) => {
                     for item in items {
                         let v = sanitise(item);
-                        if !values.contains(&v) {
-                            values.push(v);
+                        if !choices[start..].iter().any(|(_, x)| *x == v) {
+                            choices.push((name, v));
                         }
                     }
                 }
             }
-            if !values.is_empty() {
-                choices.retain(|(n, _)| *n != name);
-                choices.push((name, values));
+            // A repeated option with values replaces the earlier one and moves to the end.
+            if choices.len() > start {
+                if let Some(old) = choices[..start].iter().position(|(n, _)| *n == name) {
+                    let len = choices[old..start]
+                        .iter()
+                        .take_while(|(n, _)| *n == name)
+                        .count();
+                    choices.drain(old..old + len);
+                }
             }
         }
-        let mut event = Event::new("module_with_opt", [("module", module)]);
-        if choices.iter().all(|(_, values)| values.len() == 1) {
-            // The common case, one value per option: one event, no combinations to build.
-            for (k, values) in &choices {
-                event
-                    .params
-                    .insert(Cow::Borrowed(k), ParamValue::from(values[0]));
-            }
-            events.push(event);
-            continue;
+        push_module_events(module.0, &choices, events);
+    }
+    custom.sort_unstable();
+    custom.dedup();
+    custom.len() as i64
+}
+
+/// The events of one known module entry: one per combination of its options' values, the
+/// first option's value changing slowest; one event when every option has one value.
+fn push_module_events(
+    module: &'static str,
+    choices: &[(&'static str, &'static str)],
+    events: &mut Vec<Event>,
+) {
+    let event = |pick: &mut dyn Iterator<Item = (&'static str, &'static str)>, n: usize| {
+        let mut params = Params::with_capacity(1 + n);
+        for (k, v) in pick {
+            params.insert(Cow::Borrowed(k), ParamValue::from(v));
         }
-        let mut combos: Vec<Vec<(&'static str, &'static str)>> = vec![Vec::new()];
-        for (name, values) in &choices {
-            combos = combos
-                .into_iter()
-                .flat_map(|combo| {
-                    values.iter().map(move |v| {
-                        let mut c = combo.clone();
-                        c.push((*name, *v));
-                        c
-                    })
-                })
-                .collect();
+        // Last: it sorts after `api_version` and `backend`, so it is usually appended.
+        params.insert(Cow::Borrowed("module"), ParamValue::from(module));
+        Event {
+            name: Cow::Borrowed("module_with_opt"),
+            params,
         }
-        for combo in combos {
-            let mut event = event.clone();
-            for (k, v) in combo {
-                event.params.insert(Cow::Borrowed(k), ParamValue::from(v));
+    };
+    if choices.windows(2).all(|w| w[0].0 != w[1].0) {
+        // The common case, one value per option: one event, no combinations to build.
+        events.push(event(&mut choices.iter().copied(), choices.len()));
+        return;
+    }
+    // The runs of `choices`: (first index, length), one per option.
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < choices.len() {
+        let len = choices[i..]
+            .iter()
+            .take_while(|(n, _)| *n == choices[i].0)
+            .count();
+        runs.push((i, len));
+        i += len;
+    }
+    // An odometer over the runs, the last run turning fastest.
+    let mut at = vec![0usize; runs.len()];
+    loop {
+        events.push(event(
+            &mut runs
+                .iter()
+                .zip(&at)
+                .map(|(&(start, _), &k)| choices[start + k]),
+            runs.len(),
+        ));
+        let mut r = runs.len();
+        loop {
+            if r == 0 {
+                return;
             }
-            events.push(event);
+            r -= 1;
+            at[r] += 1;
+            if at[r] < runs[r].1 {
+                break;
+            }
+            at[r] = 0;
         }
     }
-    events
 }
 
 fn cluster_event(info: &NodeInfo) -> Event {
-    let mut e = Event::new::<i64>("cluster", []);
+    let mut params = Params::with_capacity(5);
     let mut put = |k: &'static str, v: ParamValue| {
-        e.params.insert(Cow::Borrowed(k), v);
+        params.insert(Cow::Borrowed(k), v);
     };
     if let Some(s) = info.uptime_seconds {
         put("uptime", ParamValue::from(privacy::format_uptime(s)));
@@ -151,15 +188,21 @@ fn cluster_event(info: &NodeInfo) -> Event {
     if let Some(t) = info.config_type {
         put("config_type", ParamValue::from(t.as_str()));
     }
-    e
+    Event {
+        name: Cow::Borrowed("cluster"),
+        params,
+    }
 }
 
 fn enabled_event(name: &'static str, keys: impl Iterator<Item = &'static str>) -> Event {
-    let mut e = Event::new::<i64>(name, []);
+    let mut params = Params::new();
     for k in keys {
-        e.params.insert(Cow::Borrowed(k), ParamValue::from(ENABLED));
+        params.insert(Cow::Borrowed(k), ParamValue::from(ENABLED));
     }
-    e
+    Event {
+        name: Cow::Borrowed(name),
+        params,
+    }
 }
 
 fn http_api_event(info: &NodeInfo) -> Event {
@@ -167,7 +210,7 @@ fn http_api_event(info: &NodeInfo) -> Event {
         "http_api",
         info.http_handlers
             .iter()
-            .filter_map(|h| privacy::find_in(&privacy::HTTP_API_HANDLERS, h)),
+            .filter_map(|h| privacy::on_list(Lists::HTTP_API_HANDLERS, h)),
     )
 }
 
@@ -175,53 +218,60 @@ fn transport_event(info: &NodeInfo) -> Event {
     let http = info
         .http_handlers
         .iter()
-        .filter_map(|h| privacy::find_in(&privacy::HTTP_TRANSPORTS, h));
+        .filter_map(|h| privacy::on_list(Lists::HTTP_TRANSPORTS, h));
     let c2s = info
         .c2s_listeners
         .iter()
-        .filter_map(|l| privacy::find_in(&privacy::C2S_TRANSPORTS, l.proto));
+        .filter_map(|l| privacy::on_list(Lists::C2S_TRANSPORTS, l.proto));
     enabled_event("transport_mechanism", http.chain(c2s))
 }
 
 /// One event per distinct allowlisted (mode, module) pair, in MongooseIM's order (it folds
 /// the sorted pairs onto the front of a list, so they come out in descending order).
-fn tls_events(info: &NodeInfo) -> Vec<Event> {
-    let pairs: BTreeSet<(&'static str, &'static str)> = info
+fn tls_events(info: &NodeInfo, events: &mut Vec<Event>) {
+    let mut pairs: Vec<(&'static str, &'static str)> = info
         .c2s_listeners
         .iter()
         .filter_map(|l| l.tls.as_ref())
         .filter_map(|t| {
             Some((
-                privacy::find_in(&privacy::TLS_MODES, t.mode)?,
-                privacy::find_in(&privacy::TLS_MODULES, t.module)?,
+                privacy::on_list(Lists::TLS_MODES, t.mode)?,
+                privacy::on_list(Lists::TLS_MODULES, t.module)?,
             ))
         })
         .collect();
-    pairs
-        .into_iter()
-        .rev()
-        .map(|(mode, module)| Event::new("tls_option", [("mode", mode), ("module", module)]))
-        .collect()
+    pairs.sort_unstable();
+    pairs.dedup();
+    events.extend(
+        pairs
+            .into_iter()
+            .rev()
+            .map(|(mode, module)| Event::new("tls_option", [("mode", mode), ("module", module)])),
+    );
 }
 
 /// `increment` = total - previous total; the total itself when there is no previous total or
 /// it went down (the node restarted).
-fn stanza_events(counts: &StanzaCounts, previous: Option<&StanzaCounts>) -> Vec<Event> {
+fn stanza_events(counts: &StanzaCounts, previous: Option<&StanzaCounts>, events: &mut Vec<Event>) {
     let lookup =
         |set: &StanzaCounts, name: &str| set.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
-    privacy::STANZA_TYPES
-        .iter()
-        .filter_map(|t| {
-            let total = lookup(counts, t)?;
-            let increment = match previous.and_then(|p| lookup(p, t)) {
-                Some(prev) if prev <= total => total - prev,
-                _ => total,
-            };
-            let mut e = Event::new("xmpp_stanza_count", [("stanza_type", *t)]);
-            e.params.insert("total".into(), ParamValue::Int(total));
-            e.params
-                .insert("increment".into(), ParamValue::Int(increment));
-            Some(e)
+    events.extend(privacy::STANZA_TYPES.iter().filter_map(|t| {
+        let total = lookup(counts, t)?;
+        let increment = match previous.and_then(|p| lookup(p, t)) {
+            Some(prev) if prev <= total => total - prev,
+            _ => total,
+        };
+        // Already in name order: collected without sorting.
+        let params: Params = [
+            (Cow::Borrowed("increment"), ParamValue::Int(increment)),
+            (Cow::Borrowed("stanza_type"), ParamValue::from(*t)),
+            (Cow::Borrowed("total"), ParamValue::Int(total)),
+        ]
+        .into_iter()
+        .collect();
+        Some(Event {
+            name: Cow::Borrowed("xmpp_stanza_count"),
+            params,
         })
-        .collect()
+    }));
 }
