@@ -21,11 +21,11 @@ use mongoose_system_metrics_engine::plan::{EncodedEvents, SendPlan};
 use mongoose_system_metrics_engine::value::InputError;
 use once_cell::sync::OnceCell;
 use rustler::env::SavedTerm;
-use rustler::types::map::MapIterator;
 use rustler::{Binary, OwnedEnv, Term, TermType};
 
 use crate::atoms;
 use crate::decode::decode;
+use crate::map_iter;
 use crate::report::in_arg;
 
 /// Reports kept: the last few built (one node builds one report per interval; a second slot
@@ -162,7 +162,7 @@ fn list_matches(list: Term, events: &[Event]) -> bool {
 
 fn event_matches(term: Term, event: &Event) -> bool {
     // A map of two keys iterates in key order: `name` then `params` (atoms sort by text).
-    let Some(mut pairs) = MapIterator::new(term) else {
+    let Some(mut pairs) = map_iter::entries(term) else {
         return false;
     };
     let (Some((k1, name)), Some((k2, params)), None) = (pairs.next(), pairs.next(), pairs.next())
@@ -182,7 +182,7 @@ fn params_match(term: Term, event: &Event) -> bool {
     if term.map_size().ok() != Some(event.params.len()) {
         return false;
     }
-    let Some(pairs) = MapIterator::new(term) else {
+    let Some(pairs) = map_iter::entries(term) else {
         return false;
     };
     pairs

@@ -5,11 +5,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use crate::map_iter;
 use mongoose_system_metrics_engine::value::{
     static_atom_name, Atom, DecodeBudget, InputError, PathElem, Value,
 };
 use rustler::sys::ErlNifTerm;
-use rustler::types::map::MapIterator;
 use rustler::{Binary, LocalPid, Term, TermType};
 
 /// Hashes machine words: a raw term word (an atom is an immediate: its word identifies it) or
@@ -135,7 +135,7 @@ fn decode_at(
         TermType::Map => {
             let len = term.map_size().unwrap_or(0);
             d.budget.enter_container(path, depth + 1, len)?;
-            let Some(iter) = MapIterator::new(term) else {
+            let Some(iter) = map_iter::entries(term) else {
                 return Ok(Value::Other("map"));
             };
             let mut entries = Vec::with_capacity(len);

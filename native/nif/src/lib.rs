@@ -5,6 +5,7 @@ mod atoms;
 mod built;
 mod decode;
 mod encode;
+mod map_iter;
 mod report;
 mod send;
 

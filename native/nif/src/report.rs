@@ -11,13 +11,13 @@ use mongoose_system_metrics_engine::node_info::NODE_INFO_MAX_DEPTH;
 use mongoose_system_metrics_engine::options::OPTIONS_MAX_DEPTH;
 use mongoose_system_metrics_engine::plan::SendPlan;
 use mongoose_system_metrics_engine::value::{InputError, PathElem};
-use rustler::types::map::MapIterator;
 use rustler::{Encoder, Env, Term, TermType};
 
 use crate::atoms;
 use crate::built;
 use crate::decode::decode;
 use crate::encode;
+use crate::map_iter;
 
 /// Most second-level items (module entries, listeners, pools...) built on a normal
 /// scheduler. A realistic node has about 100; 1,000 modules go to a dirty scheduler.
@@ -39,7 +39,7 @@ pub fn plan(events: Term, opts: Term) -> Result<SendPlan, InputError> {
 /// Items one level below the top map: a cheap measure of the work a NodeInfo asks for,
 /// read without decoding (list lengths and map sizes are kept by the VM).
 fn node_info_items(node_info: Term) -> usize {
-    let Some(iter) = MapIterator::new(node_info) else {
+    let Some(iter) = map_iter::entries(node_info) else {
         return 0;
     };
     iter.map(|(_, v)| match v.get_type() {
