@@ -185,40 +185,16 @@ impl Dispatcher {
 }
 
 /// A runtime as the dispatcher runs sends on: one worker thread and a blocking pool of at most
-/// [`MAX_BLOCKING_THREADS`], all named [`THREAD_NAME`] and running at a lower OS priority
-/// ([`THREAD_NICENESS`]). Public so that benchmarks can measure a bare client on the very same
-/// setup.
+/// [`MAX_BLOCKING_THREADS`], all named [`THREAD_NAME`]. Public so that benchmarks can measure
+/// a bare client on the very same setup.
 pub fn build_runtime() -> std::io::Result<Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .max_blocking_threads(MAX_BLOCKING_THREADS)
         .thread_name(THREAD_NAME)
-        .on_thread_start(lower_thread_priority)
         .enable_time()
         .enable_io()
         .build()
-}
-
-/// Niceness of the runtime's threads. Reporting is background work: when the CPUs are busy,
-/// the VM's schedulers go first and a report waits (Linux's scheduler gives a thread of
-/// niceness 10 about a tenth of the CPU time of one at 0 when both want it).
-pub const THREAD_NICENESS: i32 = 10;
-
-/// Lowers the calling thread's OS priority to [`THREAD_NICENESS`] above the process's own
-/// (its main thread's), at most 19, and never raises it. Raising niceness needs no privilege;
-/// where it fails, the thread keeps its priority (nothing else depends on it).
-fn lower_thread_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: plain system calls about this process's threads; on Linux, PRIO_PROCESS with a
-    // thread id reads or sets that one thread's niceness (the main thread's id is the pid).
-    unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        let process = libc::getpriority(libc::PRIO_PROCESS, libc::getpid() as libc::id_t);
-        let target = (process + THREAD_NICENESS).min(19);
-        if libc::getpriority(libc::PRIO_PROCESS, tid) < target {
-            let _ = libc::setpriority(libc::PRIO_PROCESS, tid, target);
-        }
-    }
 }
 
 impl Drop for Dispatcher {
@@ -320,32 +296,6 @@ mod tests {
     fn dispatcher_is_sync_and_send() {
         fn check<T: Sync + Send>() {}
         check::<Dispatcher>();
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn runtime_threads_run_at_lower_priority() {
-        let runtime = build_runtime().expect("runtime");
-        let niceness = |()| unsafe {
-            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-            libc::getpriority(libc::PRIO_PROCESS, tid)
-        };
-        let process =
-            unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::getpid() as libc::id_t) };
-        let worker = runtime
-            .block_on(runtime.spawn(async move { niceness(()) }))
-            .expect("task");
-        // A blocking thread started from the worker (which is already lowered) ends at the
-        // same niceness, not lower still.
-        let blocking = runtime
-            .block_on(
-                runtime
-                    .spawn(async move { tokio::task::spawn_blocking(move || niceness(())).await }),
-            )
-            .expect("task")
-            .expect("blocking task");
-        assert_eq!(worker, (process + THREAD_NICENESS).min(19));
-        assert_eq!(blocking, worker);
     }
 
     #[test]
