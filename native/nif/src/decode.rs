@@ -64,7 +64,7 @@ pub fn decode(term: Term, max_depth: usize) -> Result<Value, InputError> {
             atoms: &mut atoms,
         };
         let mut path = Vec::new();
-        decode_at(term, &mut d, &mut path, 0)
+        decode_at(term, &mut d, &mut path, 0).map_err(|e| *e)
     })
 }
 
@@ -95,12 +95,14 @@ fn decode_at(
     d: &mut Decoder,
     path: &mut Vec<PathElem>,
     depth: usize,
-) -> Result<Value, InputError> {
+) -> Result<Value, Box<InputError>> {
+    // The error is boxed: a result as small as a value is cheaper to pass up, and errors are
+    // rare.
     Ok(match term.get_type() {
         TermType::Atom => atom(term, d),
         TermType::Binary => match term.decode::<Binary>() {
             Ok(bin) => {
-                d.budget.check_binary(path, bin.len())?;
+                d.budget.check_binary(path, bin.len()).map_err(Box::new)?;
                 Value::Binary(bin.as_slice().to_vec())
             }
             Err(_) => Value::Other("bitstring"),
@@ -117,7 +119,9 @@ fn decode_at(
             let Ok(len) = term.list_length() else {
                 return Ok(Value::Other("improper list"));
             };
-            d.budget.enter_container(path, depth + 1, len)?;
+            d.budget
+                .enter_container(path, depth + 1, len)
+                .map_err(Box::new)?;
             let mut items = Vec::with_capacity(len);
             let mut tail = term;
             for i in 0..len {
@@ -134,7 +138,9 @@ fn decode_at(
         }
         TermType::Map => {
             let len = term.map_size().unwrap_or(0);
-            d.budget.enter_container(path, depth + 1, len)?;
+            d.budget
+                .enter_container(path, depth + 1, len)
+                .map_err(Box::new)?;
             let Some(iter) = map_iter::entries(term) else {
                 return Ok(Value::Other("map"));
             };
