@@ -281,37 +281,41 @@ fn read_opt_value<'a>(v: &'a Value, path: &[PathElem]) -> Result<OptValue<'a>, I
 }
 
 fn read_listeners<'a>(v: &'a Value, path: &[PathElem]) -> Result<Vec<C2sListener<'a>>, InputError> {
-    let mut listeners = Vec::new();
-    for (i, item) in list(v, path)?.iter().enumerate() {
-        let item_path = index(path, i);
-        let mut proto = None;
-        let mut tls = None;
-        for (name, value) in atom_keyed_map(item, &item_path)? {
-            let p = key(&item_path, name);
-            match name {
-                "proto" => proto = Some(atom(value, &p)?),
-                "tls" => {
-                    let (mut mode, mut module) = (None, None);
-                    for (tname, tvalue) in atom_keyed_map(value, &p)? {
-                        let tp = key(&p, tname);
-                        match tname {
-                            "mode" => mode = Some(atom(tvalue, &tp)?),
-                            "module" => module = Some(atom(tvalue, &tp)?),
-                            _ => return Err(InputError::new(&tp, "unknown key")),
-                        }
-                    }
-                    let mode =
-                        mode.ok_or_else(|| InputError::new(&p, "missing required key mode"))?;
-                    let module =
-                        module.ok_or_else(|| InputError::new(&p, "missing required key module"))?;
-                    tls = Some(ListenerTls { mode, module });
-                }
-                _ => return Err(InputError::new(&p, "unknown key")),
-            }
+    list(v, path)?
+        .iter()
+        .enumerate()
+        .map(|(i, item)| read_listener(item).map_err(|e| under(&index(path, i), e)))
+        .collect()
+}
+
+/// One c2s listener; error paths are relative to the listener (built only on error).
+fn read_listener(item: &Value) -> Result<C2sListener<'_>, InputError> {
+    let mut proto = None;
+    let mut tls = None;
+    for (name, value) in atom_keyed_map(item, &[])? {
+        let at = |e| under(&key(&[], name), e);
+        match name {
+            "proto" => proto = Some(atom(value, &[]).map_err(at)?),
+            "tls" => tls = Some(read_tls(value).map_err(at)?),
+            _ => return Err(InputError::new(&key(&[], name), "unknown key")),
         }
-        let proto =
-            proto.ok_or_else(|| InputError::new(&item_path, "missing required key proto"))?;
-        listeners.push(C2sListener { proto, tls });
     }
-    Ok(listeners)
+    let proto = proto.ok_or_else(|| InputError::new(&[], "missing required key proto"))?;
+    Ok(C2sListener { proto, tls })
+}
+
+/// A listener's TLS settings; error paths are relative to `tls`.
+fn read_tls(v: &Value) -> Result<ListenerTls<'_>, InputError> {
+    let (mut mode, mut module) = (None, None);
+    for (name, value) in atom_keyed_map(v, &[])? {
+        let at = |e| under(&key(&[], name), e);
+        match name {
+            "mode" => mode = Some(atom(value, &[]).map_err(at)?),
+            "module" => module = Some(atom(value, &[]).map_err(at)?),
+            _ => return Err(InputError::new(&key(&[], name), "unknown key")),
+        }
+    }
+    let mode = mode.ok_or_else(|| InputError::new(&[], "missing required key mode"))?;
+    let module = module.ok_or_else(|| InputError::new(&[], "missing required key module"))?;
+    Ok(ListenerTls { mode, module })
 }
