@@ -645,6 +645,10 @@ large_node_built_dirty(_Config) ->
                                      || _ <- lists:seq(1, 1000)]},
     ?assertEqual(dirty, ?NIF:build_report_nif(Big)),
     {ok, Events} = ?NIF:build_report(Big),
+    %% The 1,000 equal module entries give equal events, returned as one shared term:
+    %% erts_debug:size/1 counts a shared term once, flat_size/1 every time.
+    ?assert(erts_debug:size(Events) * 10 < erts_debug:flat_size(Events)),
+    ?assertEqual(Events, binary_to_term(term_to_binary(Events))),
     ?assertEqual({ok, Events}, ?NIF:build_report_dirty(Big)),
     ?assertMatch({ok, _}, ?NIF:build_report_nif(node_info())),
     ?assertEqual(?NIF:build_report_nif(node_info()), ?NIF:build_report_dirty(node_info())),

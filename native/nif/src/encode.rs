@@ -1,7 +1,7 @@
 //! Engine results -> Erlang terms.
 
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use mongoose_system_metrics_engine::event::{Event, ParamValue};
 use mongoose_system_metrics_engine::outcome::{SendError, TrackingResult, ValidationMessage};
@@ -148,12 +148,62 @@ pub fn events<'a>(env: Env<'a>, events: &[Event]) -> Term<'a> {
         made: HashMap::with_capacity_and_hasher(128, Default::default()),
         texts: std::marker::PhantomData,
     };
+    // Equal events (a module on several host types) become one shared term.
+    let mut made: HashMap<SameTexts, Term, BuildHasherDefault<WordHasher>> =
+        HashMap::with_capacity_and_hasher(events.len(), Default::default());
     events
         .iter()
-        .map(|e| event(&mut bins, e))
+        .map(|e| {
+            *made
+                .entry(SameTexts(e))
+                .or_insert_with(|| event(&mut bins, e))
+        })
         .collect::<Vec<_>>()
         .encode(env)
 }
+
+/// An event compared by the addresses of its texts, not their bytes: the allowlists' words
+/// are one copy each, so equal events built from them match, cheaply. Stricter than equality
+/// (the same text at two addresses differs), so whatever matches is equal.
+struct SameTexts<'e>(&'e Event);
+
+fn text_id(s: &str) -> (usize, usize) {
+    (s.as_ptr() as usize, s.len())
+}
+
+impl Hash for SameTexts<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        text_id(&self.0.name).hash(state);
+        for (k, v) in self.0.params.iter() {
+            text_id(k).hash(state);
+            match v {
+                ParamValue::Str(s) => text_id(s).hash(state),
+                ParamValue::Int(n) => n.hash(state),
+            }
+        }
+    }
+}
+
+impl PartialEq for SameTexts<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (self.0, other.0);
+        text_id(&a.name) == text_id(&b.name)
+            && a.params.len() == b.params.len()
+            && a.params
+                .iter()
+                .zip(b.params.iter())
+                .all(|((ka, va), (kb, vb))| {
+                    text_id(ka) == text_id(kb)
+                        && match (va, vb) {
+                            (ParamValue::Str(x), ParamValue::Str(y)) => text_id(x) == text_id(y),
+                            (ParamValue::Int(x), ParamValue::Int(y)) => x == y,
+                            _ => false,
+                        }
+                })
+    }
+}
+
+impl Eq for SameTexts<'_> {}
 
 /// `plan_requests/2`'s answer: `[#{tracking_id, url (secret masked), body}]`.
 pub fn requests<'a>(env: Env<'a>, plan: &SendPlan) -> Term<'a> {
