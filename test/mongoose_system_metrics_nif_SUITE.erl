@@ -26,7 +26,8 @@ groups() ->
                  hanging_endpoint_times_out, cancel_stops_send, cancel_all_stops_sends,
                  overload_rejects_at_once, notify_other_pid, connection_refused,
                  configure_errors, built_report_sent_as_checked, built_report_new_options,
-                 altered_built_report_rechecked, large_node_built_dirty]}].
+                 altered_built_report_rechecked, large_node_built_dirty,
+                 large_inputs_left_to_dirty_schedulers]}].
 
 init_per_suite(Config) ->
     {ok, _} = application:ensure_all_started(jiffy),
@@ -655,6 +656,32 @@ large_node_built_dirty(_Config) ->
     %% Errors are the same on both schedulers.
     BadBig = Big#{modules => [#{module => <<"mod_mam">>} | maps:get(modules, Big)]},
     ?assertMatch({error, {invalid_input, [modules, 1, module], _}}, ?NIF:build_report(BadBig)).
+
+%% The parts on the caller's scheduler give up early on large inputs, wherever the size is
+%% (a long list, one module with many options, long options), and the dirty part answers.
+large_inputs_left_to_dirty_schedulers(Config) ->
+    Server = ?config(server, Config),
+    Opts = opts(Server),
+    ManyOpts = maps:from_list([{list_to_atom("opt_" ++ integer_to_list(I)), rdbms}
+                               || I <- lists:seq(1, 2000)]),
+    Deep = #{modules => [#{module => mod_mam, opts => ManyOpts#{backend => rdbms}}]},
+    ?assertEqual(dirty, ?NIF:build_report_nif(Deep)),
+    {ok, DeepEvents} = ?NIF:build_report(Deep),
+    ?assertEqual([#{<<"module">> => <<"mod_mam">>, <<"backend">> => <<"rdbms">>}],
+                 by_name(<<"module_with_opt">>, DeepEvents)),
+    Long = #{outgoing_pools => lists:duplicate(200000, rdbms)},
+    ?assertEqual(dirty, ?NIF:build_report_nif(Long)),
+    ?assertMatch({error, {invalid_input, [outgoing_pools], _}}, ?NIF:build_report(Long)),
+    LongEvents = lists:duplicate(200000, hd(pool_events(1))),
+    ?assertEqual(dirty, ?NIF:send_report_nif(LongEvents, Opts)),
+    ?assertMatch({error, {invalid_input, [events], _}}, ?NIF:send_report(LongEvents, Opts)),
+    %% A report built here, with options too long for the caller's scheduler.
+    {ok, Events} = ?NIF:build_report(node_info()),
+    LongId = Opts#{client_id => lists:duplicate(2000, $a)},
+    ?assertEqual(dirty, ?NIF:send_report_nif(Events, LongId)),
+    ?assertMatch({error, {invalid_input, [opts, client_id], _}},
+                 ?NIF:send_report(Events, LongId)),
+    ?assertEqual([], ga4_stub_server:requests(Server)).
 
 index_of(Name, Events) ->
     length(lists:takewhile(fun(#{name := N}) -> N =/= Name end, Events)) + 1.

@@ -24,7 +24,7 @@ use rustler::env::SavedTerm;
 use rustler::{Binary, OwnedEnv, Term, TermType};
 
 use crate::atoms;
-use crate::decode::decode;
+use crate::decode::{decode_bounded, list_length_upto};
 use crate::map_iter;
 use crate::report::in_arg;
 
@@ -35,6 +35,10 @@ const KEPT: usize = 2;
 /// Most events a kept report may hold: a larger one is not kept (it is sent from a dirty
 /// scheduler anyway, and would hold its memory for nothing).
 const MAX_KEPT_EVENTS: usize = 1_000;
+
+/// Most list items and map entries of the options read on the caller's scheduler (a client
+/// id, a URL and a few tracking ids need a few dozen, a few hundred given as strings).
+const MAX_OPTION_ITEMS: usize = 1_000;
 
 /// One report built here.
 struct BuiltReport {
@@ -113,7 +117,8 @@ pub fn remember(events: Vec<Event>) {
 /// The plan of a send of `events` with `opts` when `events` is a report built here (`None`
 /// otherwise: the caller decodes and checks the events in full).
 pub fn plan_send(events: Term, opts: Term) -> Option<Result<SendPlan, InputError>> {
-    let len = events.list_length().ok()?;
+    // Counted only as far as the longest report kept: a long list is not walked here.
+    let len = list_length_upto(events, MAX_KEPT_EVENTS + 1)?;
     // Compared outside the lock: other schedulers sending at the same time do not wait.
     let candidates: Vec<Arc<BuiltReport>> = lock(&RECENT)
         .iter()
@@ -131,9 +136,13 @@ pub fn plan_send(events: Term, opts: Term) -> Option<Result<SendPlan, InputError
         .encoded
         .get_or_init(|| EncodedEvents::new(&report.events).ok().map(Arc::new))
         .clone()?;
-    let plan = decode(opts, OPTIONS_MAX_DEPTH)
-        .map_err(|e| in_arg("opts", e))
-        .and_then(|opts| api::plan_send_encoded(&encoded, &opts));
+    // Options of ordinary size are read here; larger ones go the full way, on a dirty
+    // scheduler.
+    let plan = match decode_bounded(opts, OPTIONS_MAX_DEPTH, MAX_OPTION_ITEMS) {
+        Ok(Some(opts)) => api::plan_send_encoded(&encoded, &opts),
+        Ok(None) => return None,
+        Err(e) => Err(in_arg("opts", e)),
+    };
     if let Ok(plan) = &plan {
         *last_plan = Some(LastPlan {
             opts: KeptTerm::new(opts),

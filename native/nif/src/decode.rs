@@ -49,23 +49,75 @@ thread_local! {
     static ATOMS: RefCell<AtomCache> = RefCell::new(AtomCache::default());
 }
 
-/// One call's decoding state: the budget, and this thread's atom names.
+/// One call's decoding state: the budget, this thread's atom names, and a soft bound on the
+/// items read (for a caller on a normal scheduler, which hands larger inputs to a dirty one).
 struct Decoder<'c> {
     budget: DecodeBudget,
     atoms: &'c mut AtomCache,
+    items: usize,
+    soft_items: usize,
+    past_soft_bound: bool,
 }
 
 /// Decodes `term` for a schema at most `max_depth` containers deep.
 pub fn decode(term: Term, max_depth: usize) -> Result<Value, InputError> {
+    decode_bounded(term, max_depth, usize::MAX).map(|v| v.unwrap_or(Value::Other("term")))
+}
+
+/// [`decode`], giving up with `Ok(None)` as soon as the lists and maps read hold more than
+/// `soft_items` items in total: the work is then left to a dirty scheduler. Errors found
+/// before that are reported as usual.
+pub fn decode_bounded(
+    term: Term,
+    max_depth: usize,
+    soft_items: usize,
+) -> Result<Option<Value>, InputError> {
     ATOMS.with(|atoms| {
         let mut atoms = atoms.borrow_mut();
         let mut d = Decoder {
             budget: DecodeBudget::new(max_depth),
             atoms: &mut atoms,
+            items: 0,
+            soft_items,
+            past_soft_bound: false,
         };
         let mut path = Vec::new();
-        decode_at(term, &mut d, &mut path, 0).map_err(|e| *e)
+        match decode_at(term, &mut d, &mut path, 0) {
+            _ if d.past_soft_bound => Ok(None),
+            Ok(v) => Ok(Some(v)),
+            Err(e) => Err(*e),
+        }
     })
+}
+
+/// The length of a proper list, or `limit` when it is longer (counting stops there), or
+/// `None` when it is improper within its first `limit` cells. Walks at most `limit` cells,
+/// unlike `enif_get_list_length`, which walks the whole list.
+pub fn list_length_upto(list: Term, limit: usize) -> Option<usize> {
+    let mut tail = list;
+    for n in 0..limit {
+        match tail.list_get_cell() {
+            Ok((_, rest)) => tail = rest,
+            Err(_) => return tail.is_empty_list().then_some(n),
+        }
+    }
+    Some(limit)
+}
+
+/// Counts a container's items against the hard budget and the soft bound.
+fn enter(
+    d: &mut Decoder,
+    path: &[PathElem],
+    depth: usize,
+    len: usize,
+) -> Result<(), Box<InputError>> {
+    d.items = d.items.saturating_add(len);
+    if d.items > d.soft_items {
+        d.past_soft_bound = true;
+        // Any error stops the walk; `decode_bounded` reports the bound, not this.
+        return Err(Box::new(InputError::new(path, "past the soft bound")));
+    }
+    d.budget.enter_container(path, depth, len).map_err(Box::new)
 }
 
 /// An atom's name: a word the engine knows is its own `'static` copy; any other name is read
@@ -116,12 +168,16 @@ fn decode_at(
             Err(_) => Value::Other("float"),
         },
         TermType::List => {
-            let Ok(len) = term.list_length() else {
+            // Past the soft bound the length itself is not needed: do not walk a long list.
+            let len = if d.soft_items == usize::MAX {
+                term.list_length().ok()
+            } else {
+                list_length_upto(term, d.soft_items.saturating_sub(d.items) + 1)
+            };
+            let Some(len) = len else {
                 return Ok(Value::Other("improper list"));
             };
-            d.budget
-                .enter_container(path, depth + 1, len)
-                .map_err(Box::new)?;
+            enter(d, path, depth + 1, len)?;
             let mut items = Vec::with_capacity(len);
             let mut tail = term;
             for i in 0..len {
@@ -138,9 +194,7 @@ fn decode_at(
         }
         TermType::Map => {
             let len = term.map_size().unwrap_or(0);
-            d.budget
-                .enter_container(path, depth + 1, len)
-                .map_err(Box::new)?;
+            enter(d, path, depth + 1, len)?;
             let Some(iter) = map_iter::entries(term) else {
                 return Ok(Value::Other("map"));
             };

@@ -10,18 +10,22 @@ use mongoose_system_metrics_engine::event::EVENTS_MAX_DEPTH;
 use mongoose_system_metrics_engine::node_info::NODE_INFO_MAX_DEPTH;
 use mongoose_system_metrics_engine::options::OPTIONS_MAX_DEPTH;
 use mongoose_system_metrics_engine::plan::SendPlan;
-use mongoose_system_metrics_engine::value::{InputError, PathElem};
+use mongoose_system_metrics_engine::value::{InputError, PathElem, Value};
 use rustler::{Encoder, Env, Term, TermType};
 
 use crate::atoms;
 use crate::built;
-use crate::decode::decode;
+use crate::decode::{decode, decode_bounded, list_length_upto};
 use crate::encode;
 use crate::map_iter;
 
 /// Most second-level items (module entries, listeners, pools...) built on a normal
 /// scheduler. A realistic node has about 100; 1,000 modules go to a dirty scheduler.
 const NORMAL_MAX_ITEMS: usize = 250;
+
+/// Most list items and map entries, at every depth, decoded on a normal scheduler (a
+/// realistic node has about 300).
+const NORMAL_MAX_TERMS: usize = 1_000;
 
 /// Puts the argument's name in front of an error's path.
 pub fn in_arg(arg: &str, mut e: InputError) -> InputError {
@@ -36,22 +40,29 @@ pub fn plan(events: Term, opts: Term) -> Result<SendPlan, InputError> {
     api::plan_send(&events, &opts)
 }
 
-/// Items one level below the top map: a cheap measure of the work a NodeInfo asks for,
-/// read without decoding (list lengths and map sizes are kept by the VM).
+/// Items one level below the top map, counted up to just past [`NORMAL_MAX_ITEMS`]: a cheap
+/// first measure of the work a NodeInfo asks for, read without decoding.
 fn node_info_items(node_info: Term) -> usize {
     let Some(iter) = map_iter::entries(node_info) else {
         return 0;
     };
-    iter.map(|(_, v)| match v.get_type() {
-        TermType::List => v.list_length().unwrap_or(0),
-        TermType::Map => v.map_size().unwrap_or(0),
-        _ => 0,
-    })
-    .sum()
+    let mut items = 0usize;
+    for (_, v) in iter {
+        items += match v.get_type() {
+            TermType::List => list_length_upto(v, NORMAL_MAX_ITEMS + 1).unwrap_or(0),
+            TermType::Map => v.map_size().unwrap_or(0),
+            _ => 0,
+        };
+        if items > NORMAL_MAX_ITEMS {
+            break;
+        }
+    }
+    items
 }
 
-fn build<'a>(env: Env<'a>, node_info: Term<'a>) -> Term<'a> {
-    match decode(node_info, NODE_INFO_MAX_DEPTH).and_then(|v| api::build_report(&v)) {
+/// Builds the report for a decoded NodeInfo.
+fn build_from<'a>(env: Env<'a>, node_info: Result<Value, InputError>) -> Term<'a> {
+    match node_info.and_then(|v| api::build_report(&v)) {
         Ok(events) => {
             let term = encode::events(env, &events);
             built::remember(events);
@@ -69,7 +80,13 @@ fn build_report_nif<'a>(env: Env<'a>, node_info: Term<'a>) -> Term<'a> {
     if items > NORMAL_MAX_ITEMS {
         return atoms::dirty().encode(env);
     }
-    let result = build(env, node_info);
+    // Deeper down (e.g. one module with thousands of options) the decoding itself stops.
+    let node_info = match decode_bounded(node_info, NODE_INFO_MAX_DEPTH, NORMAL_MAX_TERMS) {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => return atoms::dirty().encode(env),
+        Err(e) => Err(e),
+    };
+    let result = build_from(env, node_info);
     // About 1 µs per item on a slow machine, against a 1 ms timeslice.
     let _ = rustler::schedule::consume_timeslice(env, (1 + items / 10).min(100) as i32);
     result
@@ -78,7 +95,7 @@ fn build_report_nif<'a>(env: Env<'a>, node_info: Term<'a>) -> Term<'a> {
 /// build_report/1 on a dirty CPU scheduler, for large inputs.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn build_report_dirty<'a>(env: Env<'a>, node_info: Term<'a>) -> Term<'a> {
-    build(env, node_info)
+    build_from(env, decode(node_info, NODE_INFO_MAX_DEPTH))
 }
 
 #[rustler::nif(schedule = "DirtyCpu")]
