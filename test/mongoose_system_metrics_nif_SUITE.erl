@@ -669,6 +669,9 @@ large_inputs_left_to_dirty_schedulers(Config) ->
     {ok, DeepEvents} = ?NIF:build_report(Deep),
     ?assertEqual([#{<<"module">> => <<"mod_mam">>, <<"backend">> => <<"rdbms">>}],
                  by_name(<<"module_with_opt">>, DeepEvents)),
+    Wide = maps:from_list([{I, x} || I <- lists:seq(1, 100000)]),
+    ?assertEqual(dirty, ?NIF:build_report_nif(Wide)),
+    ?assertMatch({error, {invalid_input, [], _}}, ?NIF:build_report(Wide)),
     Long = #{outgoing_pools => lists:duplicate(200000, rdbms)},
     ?assertEqual(dirty, ?NIF:build_report_nif(Long)),
     ?assertMatch({error, {invalid_input, [outgoing_pools], _}}, ?NIF:build_report(Long)),
@@ -681,6 +684,11 @@ large_inputs_left_to_dirty_schedulers(Config) ->
     ?assertEqual(dirty, ?NIF:send_report_nif(Events, LongId)),
     ?assertMatch({error, {invalid_input, [opts, client_id], _}},
                  ?NIF:send_report(Events, LongId)),
+    %% A report built on a dirty scheduler is not kept: its sends go the full way.
+    Big = (node_info())#{modules => [#{module => mod_mam, opts => #{backend => rdbms}}
+                                     || _ <- lists:seq(1, 1000)]},
+    {ok, BigEvents} = ?NIF:build_report(Big),
+    ?assertEqual(dirty, ?NIF:send_report_nif(BigEvents, Opts)),
     ?assertEqual([], ga4_stub_server:requests(Server)).
 
 index_of(Name, Events) ->

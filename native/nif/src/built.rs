@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use mongoose_system_metrics_engine::api;
 use mongoose_system_metrics_engine::event::{Event, ParamValue};
 use mongoose_system_metrics_engine::options::OPTIONS_MAX_DEPTH;
-use mongoose_system_metrics_engine::plan::{EncodedEvents, SendPlan};
+use mongoose_system_metrics_engine::plan::{self, EncodedEvents, SendPlan};
 use mongoose_system_metrics_engine::value::InputError;
 use once_cell::sync::OnceCell;
 use rustler::env::SavedTerm;
@@ -32,9 +32,11 @@ use crate::report::in_arg;
 /// covers a preview or a validation built in between).
 const KEPT: usize = 2;
 
-/// Most events a kept report may hold: a larger one is not kept (it is sent from a dirty
-/// scheduler anyway, and would hold its memory for nothing).
-const MAX_KEPT_EVENTS: usize = 1_000;
+/// Most events a kept report may hold (a realistic node gives about 80). A larger report
+/// is not kept: comparing, copying and encoding it would be too much work for the caller's
+/// scheduler, so its sends go the full way, on a dirty one. At 300 events of at most 25
+/// params, a kept report is also within the full path's 10,000-item input limit.
+const MAX_KEPT_EVENTS: usize = 300;
 
 /// Most list items and map entries of the options read on the caller's scheduler (a client
 /// id, a URL and a few tracking ids need a few dozen, a few hundred given as strings).
@@ -132,9 +134,16 @@ pub fn plan_send(events: Term, opts: Term) -> Option<Result<SendPlan, InputError
             return Some(Ok(last.plan.clone()));
         }
     }
+    // Checked again once per report, before its first send, as a send of any events is:
+    // build_report checked them too, but a send must not rely on that alone.
     let encoded = report
         .encoded
-        .get_or_init(|| EncodedEvents::new(&report.events).ok().map(Arc::new))
+        .get_or_init(|| {
+            plan::check_events(&report.events)
+                .and_then(|()| EncodedEvents::new(&report.events))
+                .ok()
+                .map(Arc::new)
+        })
         .clone()?;
     // Options of ordinary size are read here; larger ones go the full way, on a dirty
     // scheduler.
@@ -170,18 +179,16 @@ fn list_matches(list: Term, events: &[Event]) -> bool {
 }
 
 fn event_matches(term: Term, event: &Event) -> bool {
-    // A map of two keys iterates in key order: `name` then `params` (atoms sort by text).
-    let Some(mut pairs) = map_iter::entries(term) else {
+    // Looked up by key: the order in which a map's atom keys iterate is not defined (from
+    // OTP 26 it follows atom creation, not names).
+    if term.map_size().ok() != Some(2) {
         return false;
-    };
-    let (Some((k1, name)), Some((k2, params)), None) = (pairs.next(), pairs.next(), pairs.next())
+    }
+    let (Ok(name), Ok(params)) = (term.map_get(atoms::name()), term.map_get(atoms::params()))
     else {
         return false;
     };
-    k1 == atoms::name().to_term(term.get_env())
-        && k2 == atoms::params().to_term(term.get_env())
-        && binary_is(name, event.name.as_bytes())
-        && params_match(params, event)
+    binary_is(name, event.name.as_bytes()) && params_match(params, event)
 }
 
 /// Compares the params in step: a small map (up to 32 keys; an event has at most 25)

@@ -7,7 +7,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::map_iter;
 use mongoose_system_metrics_engine::value::{
-    static_atom_name, Atom, DecodeBudget, InputError, PathElem, Value,
+    static_atom_name, Atom, DecodeBudget, InputError, PathElem, Value, MAX_ITEMS,
 };
 use rustler::sys::ErlNifTerm;
 use rustler::{Binary, LocalPid, Term, TermType};
@@ -168,12 +168,11 @@ fn decode_at(
             Err(_) => Value::Other("float"),
         },
         TermType::List => {
-            // Past the soft bound the length itself is not needed: do not walk a long list.
-            let len = if d.soft_items == usize::MAX {
-                term.list_length().ok()
-            } else {
-                list_length_upto(term, d.soft_items.saturating_sub(d.items) + 1)
-            };
+            // Past either bound the length itself is not needed: do not walk a long list.
+            let len = list_length_upto(
+                term,
+                d.soft_items.min(MAX_ITEMS).saturating_sub(d.items) + 1,
+            );
             let Some(len) = len else {
                 return Ok(Value::Other("improper list"));
             };

@@ -107,6 +107,7 @@ fn raw_map<'a>(env: Env<'a>, keys: &[ErlNifTerm], values: &[ErlNifTerm]) -> Term
             return Term::new(env, map.assume_init());
         }
     }
+    debug_assert!(false, "duplicate keys in an encoded map");
     Term::map_new(env)
 }
 

@@ -43,10 +43,16 @@ pub fn plan(events: Term, opts: Term) -> Result<SendPlan, InputError> {
 /// Items one level below the top map, counted up to just past [`NORMAL_MAX_ITEMS`]: a cheap
 /// first measure of the work a NodeInfo asks for, read without decoding.
 fn node_info_items(node_info: Term) -> usize {
+    // Each top-level entry counts too: a map of a million keys is not walked here.
+    let Ok(mut items) = node_info.map_size() else {
+        return 0;
+    };
+    if items > NORMAL_MAX_ITEMS {
+        return items;
+    }
     let Some(iter) = map_iter::entries(node_info) else {
         return 0;
     };
-    let mut items = 0usize;
     for (_, v) in iter {
         items += match v.get_type() {
             TermType::List => list_length_upto(v, NORMAL_MAX_ITEMS + 1).unwrap_or(0),
@@ -60,12 +66,14 @@ fn node_info_items(node_info: Term) -> usize {
     items
 }
 
-/// Builds the report for a decoded NodeInfo.
-fn build_from<'a>(env: Env<'a>, node_info: Result<Value, InputError>) -> Term<'a> {
+/// Builds the report for a decoded NodeInfo; `remember` keeps it for sends (see [`built`]).
+fn build_from<'a>(env: Env<'a>, node_info: Result<Value, InputError>, remember: bool) -> Term<'a> {
     match node_info.and_then(|v| api::build_report(&v)) {
         Ok(events) => {
             let term = encode::events(env, &events);
-            built::remember(events);
+            if remember {
+                built::remember(events);
+            }
             encode::ok(env, term)
         }
         Err(e) => encode::input_error(env, &e),
@@ -86,7 +94,7 @@ fn build_report_nif<'a>(env: Env<'a>, node_info: Term<'a>) -> Term<'a> {
         Ok(None) => return atoms::dirty().encode(env),
         Err(e) => Err(e),
     };
-    let result = build_from(env, node_info);
+    let result = build_from(env, node_info, true);
     // About 1 µs per item on a slow machine, against a 1 ms timeslice.
     let _ = rustler::schedule::consume_timeslice(env, (1 + items / 10).min(100) as i32);
     result
@@ -95,7 +103,8 @@ fn build_report_nif<'a>(env: Env<'a>, node_info: Term<'a>) -> Term<'a> {
 /// build_report/1 on a dirty CPU scheduler, for large inputs.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn build_report_dirty<'a>(env: Env<'a>, node_info: Term<'a>) -> Term<'a> {
-    build_from(env, decode(node_info, NODE_INFO_MAX_DEPTH))
+    // A report this large is not kept: its sends go the full way, on a dirty scheduler.
+    build_from(env, decode(node_info, NODE_INFO_MAX_DEPTH), false)
 }
 
 #[rustler::nif(schedule = "DirtyCpu")]
