@@ -44,10 +44,11 @@ fn send_report_nif<'a>(env: Env<'a>, events: Term<'a>, opts: Term<'a>) -> Term<'
     match built::plan_send(events, opts) {
         Some(plan) => {
             let result = submit(env, plan, opts);
-            // Tens of microseconds of a 1 ms timeslice, counted generously (5%): a process
-            // sending in a loop yields every twenty sends. Measured in a flood of sends (bench
-            // sched phase): the probe's p99 was 1.4-1.7 ms when counted at 2%, 0.9-1.4 ms at 5%.
-            let _ = rustler::schedule::consume_timeslice(env, 5);
+            // Tens of microseconds of a 1 ms timeslice, counted generously (10%): a process
+            // sending in a loop yields every ten sends. Measured in a flood of sends (bench
+            // sched phase, 2 runs each): long_schedule events over 1 ms, all in the flooding
+            // loop, 18 and 18 when counted at 5%, 10 and 8 at 10%.
+            let _ = rustler::schedule::consume_timeslice(env, 10);
             result
         }
         None => atoms::dirty().encode(env),
