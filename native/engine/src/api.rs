@@ -40,8 +40,9 @@ pub fn plan_send_encoded(events: &EncodedEvents, opts: &Value) -> Result<SendPla
     Ok(plan::plan_encoded(events, &opts))
 }
 
-/// Puts the argument's name in front of an error's path (copied only on error).
-fn in_arg(arg: &'static str) -> impl Fn(InputError) -> InputError {
+/// Puts the argument's name in front of an error's path (copied only on error), for the
+/// two-argument functions: `events` or `opts`. Also used by the NIF for its decoding errors.
+pub fn in_arg(arg: &'static str) -> impl Fn(InputError) -> InputError {
     move |mut e: InputError| {
         e.path.insert(0, PathElem::Key(arg.to_string()));
         e

@@ -26,7 +26,6 @@ use rustler::{Binary, OwnedEnv, Term, TermType};
 use crate::atoms;
 use crate::decode::{decode_bounded, list_length_upto};
 use crate::map_iter;
-use crate::report::in_arg;
 
 /// Reports kept: the last few built (one node builds one report per interval; a second slot
 /// covers a preview or a validation built in between).
@@ -150,7 +149,7 @@ pub fn plan_send(events: Term, opts: Term) -> Option<Result<SendPlan, InputError
     let plan = match decode_bounded(opts, OPTIONS_MAX_DEPTH, MAX_OPTION_ITEMS) {
         Ok(Some(opts)) => api::plan_send_encoded(&encoded, &opts),
         Ok(None) => return None,
-        Err(e) => Err(in_arg("opts", e)),
+        Err(e) => Err(api::in_arg("opts")(e)),
     };
     if let Ok(plan) = &plan {
         *last_plan = Some(LastPlan {

@@ -10,7 +10,7 @@ use mongoose_system_metrics_engine::event::EVENTS_MAX_DEPTH;
 use mongoose_system_metrics_engine::node_info::NODE_INFO_MAX_DEPTH;
 use mongoose_system_metrics_engine::options::OPTIONS_MAX_DEPTH;
 use mongoose_system_metrics_engine::plan::SendPlan;
-use mongoose_system_metrics_engine::value::{InputError, PathElem, Value};
+use mongoose_system_metrics_engine::value::{InputError, Value};
 use rustler::{Encoder, Env, Term, TermType};
 
 use crate::atoms;
@@ -27,16 +27,10 @@ const NORMAL_MAX_ITEMS: usize = 250;
 /// realistic node has about 300).
 const NORMAL_MAX_TERMS: usize = 1_000;
 
-/// Puts the argument's name in front of an error's path.
-pub fn in_arg(arg: &str, mut e: InputError) -> InputError {
-    e.path.insert(0, PathElem::Key(arg.to_string()));
-    e
-}
-
 /// Decodes and plans `send_report/2` and `plan_requests/2`'s arguments.
 pub fn plan(events: Term, opts: Term) -> Result<SendPlan, InputError> {
-    let events = decode(events, EVENTS_MAX_DEPTH).map_err(|e| in_arg("events", e))?;
-    let opts = decode(opts, OPTIONS_MAX_DEPTH).map_err(|e| in_arg("opts", e))?;
+    let events = decode(events, EVENTS_MAX_DEPTH).map_err(api::in_arg("events"))?;
+    let opts = decode(opts, OPTIONS_MAX_DEPTH).map_err(api::in_arg("opts"))?;
     api::plan_send(&events, &opts)
 }
 
