@@ -11,6 +11,7 @@ pub mod client;
 pub mod dispatch;
 pub mod event;
 pub mod ga4;
+pub mod input;
 pub mod json;
 pub mod node_info;
 pub mod options;

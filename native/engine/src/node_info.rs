@@ -1,10 +1,10 @@
-//! The node's facts as MongooseIM's collector hands them over (`build_report/1`'s input).
-//! Names borrow from the decoded [`Value`] tree: reading them copies nothing.
+//! The node's facts as MongooseIM's collector hands them over (`build_report/1`'s input),
+//! read in one pass from any [`InputTerm`]: binaries are borrowed, atom names shared.
 
-use std::borrow::Cow;
-
-use crate::value::read::{atom, atom_keyed_map, index, key, list, non_neg, text};
-use crate::value::{InputError, PathElem, Value};
+use crate::input::{
+    self, atom, binary_text, each_entry, each_item, non_neg, InputTerm, ItemBudget, Shape,
+};
+use crate::value::{Atom, InputError, Value};
 
 /// Deepest nesting of a valid NodeInfo: map > modules list > entry map > opts map > value list.
 pub const NODE_INFO_MAX_DEPTH: usize = 5;
@@ -35,9 +35,9 @@ impl ConfigType {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OptScalar<'a> {
     /// An atom (its name).
-    Atom(&'a str),
+    Atom(Atom),
     /// A UTF-8 binary.
-    Text(Cow<'a, str>),
+    Text(&'a str),
     /// An integer.
     Int(i64),
     /// `true` or `false`.
@@ -57,37 +57,37 @@ pub enum OptValue<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModuleEntry<'a> {
     /// The module's name.
-    pub module: &'a str,
+    pub module: Atom,
     /// Its reported options, in the input's order.
-    pub opts: Vec<(&'a str, OptValue<'a>)>,
+    pub opts: Vec<(Atom, OptValue<'a>)>,
 }
 
 /// TLS settings of a c2s listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListenerTls<'a> {
+pub struct ListenerTls {
     /// `tls`, `starttls`, `starttls_required`.
-    pub mode: &'a str,
+    pub mode: Atom,
     /// The TLS implementation, e.g. `just_tls`.
-    pub module: &'a str,
+    pub module: Atom,
 }
 
 /// A c2s listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct C2sListener<'a> {
+pub struct C2sListener {
     /// Transport protocol, e.g. `tcp`.
-    pub proto: &'a str,
+    pub proto: Atom,
     /// TLS settings, when configured.
-    pub tls: Option<ListenerTls<'a>>,
+    pub tls: Option<ListenerTls>,
 }
 
 /// Stanza totals by type name, in the input's order.
-pub type StanzaCounts<'a> = Vec<(&'a str, i64)>;
+pub type StanzaCounts = Vec<(Atom, i64)>;
 
 /// Everything `build_report/1` accepts; every field optional.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NodeInfo<'a> {
     /// Release version, e.g. `6.4.0-12-gabc1234` (sanitised before sending).
-    pub version: Option<Cow<'a, str>>,
+    pub version: Option<&'a str>,
     /// Node uptime in seconds.
     pub uptime_seconds: Option<i64>,
     /// Nodes in the cluster.
@@ -103,158 +103,188 @@ pub struct NodeInfo<'a> {
     /// Loaded modules, one per (host type, module).
     pub modules: Vec<ModuleEntry<'a>>,
     /// HTTP handler modules of the HTTP listeners.
-    pub http_handlers: Vec<&'a str>,
+    pub http_handlers: Vec<Atom>,
     /// c2s listeners.
-    pub c2s_listeners: Vec<C2sListener<'a>>,
+    pub c2s_listeners: Vec<C2sListener>,
     /// Outgoing pool types, one per pool.
-    pub outgoing_pools: Vec<&'a str>,
+    pub outgoing_pools: Vec<Atom>,
     /// Current stanza totals; `None` when no instrumentation counts them.
-    pub stanza_counts: Option<StanzaCounts<'a>>,
+    pub stanza_counts: Option<StanzaCounts>,
     /// Totals of the previous report.
-    pub previous_stanza_counts: Option<StanzaCounts<'a>>,
+    pub previous_stanza_counts: Option<StanzaCounts>,
 }
 
 impl<'a> NodeInfo<'a> {
-    /// Reads a NodeInfo out of a decoded term, naming the path of the first problem. Paths
-    /// are built only on error.
+    /// Reads a NodeInfo out of a decoded term (see [`NodeInfo::read`]).
     pub fn from_value(v: &'a Value) -> Result<NodeInfo<'a>, InputError> {
+        NodeInfo::read(v)
+    }
+
+    /// Reads a NodeInfo, naming the path of the first problem; at most [`crate::value::MAX_ITEMS`]
+    /// list items and map entries in all. Paths are built only on error.
+    pub fn read<T: InputTerm<'a>>(v: T) -> Result<NodeInfo<'a>, InputError> {
         let mut info = NodeInfo::default();
-        for (name, value) in atom_keyed_map(v, &[])? {
-            info.read_field(name, value)
-                .map_err(|e| under(&key(&[], name), e))?;
-        }
+        let mut budget = ItemBudget::default();
+        each_entry(v, &mut budget, |name, value, budget| {
+            info.read_field(name, value, budget)
+        })?;
         Ok(info)
     }
 
     /// Reads one top-level field; error paths are relative to its key.
-    fn read_field(&mut self, name: &str, value: &'a Value) -> Result<(), InputError> {
+    fn read_field<T: InputTerm<'a>>(
+        &mut self,
+        name: &str,
+        value: T,
+        budget: &mut ItemBudget,
+    ) -> Result<(), InputError> {
         let info = self;
-        let path: &[PathElem] = &[];
         match name {
-            "version" => {
-                if !matches!(value, Value::Binary(_)) {
-                    return Err(InputError::new(path, "expected a binary"));
-                }
-                info.version = Some(text_cow(value, path)?);
-            }
-            "uptime_seconds" => info.uptime_seconds = Some(non_neg(value, path)?),
+            "version" => info.version = Some(binary_text(value)?),
+            "uptime_seconds" => info.uptime_seconds = Some(non_neg(value)?),
             "node_count" => {
-                let n = non_neg(value, path)?;
+                let n = non_neg(value)?;
                 if n == 0 {
-                    return Err(InputError::new(path, "expected a positive integer"));
+                    return Err(InputError::new(&[], "expected a positive integer"));
                 }
                 info.node_count = Some(n);
             }
-            "component_count" => info.component_count = Some(non_neg(value, path)?),
+            "component_count" => info.component_count = Some(non_neg(value)?),
             "config_type" => {
-                info.config_type = Some(match atom(value, path)? {
+                info.config_type = Some(match &*atom(value)? {
                     "toml" => ConfigType::Toml,
                     "cfg" => ConfigType::Cfg,
                     "unknown_config_type" => ConfigType::Unknown,
                     _ => {
                         return Err(InputError::new(
-                            path,
+                            &[],
                             "expected toml, cfg or unknown_config_type",
                         ))
                     }
                 })
             }
-            "host_type_count" => info.host_type_count = Some(non_neg(value, path)?),
-            "domain_count" => info.domain_count = Some(non_neg(value, path)?),
-            "modules" => info.modules = read_modules(value, path)?,
-            "http_handlers" => info.http_handlers = read_atoms(value, path)?,
-            "c2s_listeners" => info.c2s_listeners = read_listeners(value, path)?,
-            "outgoing_pools" => info.outgoing_pools = read_atoms(value, path)?,
-            "stanza_counts" => info.stanza_counts = Some(read_counts(value, path)?),
+            "host_type_count" => info.host_type_count = Some(non_neg(value)?),
+            "domain_count" => info.domain_count = Some(non_neg(value)?),
+            "modules" => info.modules = each_item(value, budget, read_module)?,
+            "http_handlers" => info.http_handlers = each_item(value, budget, |v, _| atom(v))?,
+            "c2s_listeners" => info.c2s_listeners = each_item(value, budget, read_listener)?,
+            "outgoing_pools" => info.outgoing_pools = each_item(value, budget, |v, _| atom(v))?,
+            "stanza_counts" => info.stanza_counts = Some(read_counts(value, budget)?),
             "previous_stanza_counts" => {
-                info.previous_stanza_counts = Some(read_counts(value, path)?)
+                info.previous_stanza_counts = Some(read_counts(value, budget)?)
             }
-            _ => return Err(InputError::new(path, "unknown key")),
+            _ => return Err(InputError::new(&[], "unknown key")),
         }
         Ok(())
     }
 }
 
-/// A text given as a binary (borrowed when UTF-8) or as a string (a list of character codes).
-fn text_cow<'a>(v: &'a Value, path: &[PathElem]) -> Result<Cow<'a, str>, InputError> {
-    match v {
-        Value::Binary(b) => std::str::from_utf8(b)
-            .map(Cow::Borrowed)
-            .map_err(|_| InputError::new(path, "binary is not valid UTF-8")),
-        _ => text(v, path).map(Cow::Owned),
-    }
+fn read_counts<'a, T: InputTerm<'a>>(
+    v: T,
+    budget: &mut ItemBudget,
+) -> Result<StanzaCounts, InputError> {
+    let mut counts = Vec::new();
+    each_entry(v, budget, |name, value, _| {
+        counts.push((name.clone(), non_neg(value)?));
+        Ok(())
+    })?;
+    Ok(counts)
 }
 
-fn read_atoms<'a>(v: &'a Value, path: &[PathElem]) -> Result<Vec<&'a str>, InputError> {
-    list(v, path)?
-        .iter()
-        .enumerate()
-        .map(|(i, item)| atom(item, &[]).map_err(|e| under(&index(path, i), e)))
-        .collect()
-}
-
-fn read_counts<'a>(v: &'a Value, path: &[PathElem]) -> Result<StanzaCounts<'a>, InputError> {
-    atom_keyed_map(v, path)?
-        .map(|(name, value)| {
-            Ok((
-                name,
-                non_neg(value, &[]).map_err(|e| under(&key(path, name), e))?,
-            ))
-        })
-        .collect()
-}
-
-fn read_modules<'a>(v: &'a Value, path: &[PathElem]) -> Result<Vec<ModuleEntry<'a>>, InputError> {
-    list(v, path)?
-        .iter()
-        .enumerate()
-        .map(|(i, item)| read_module(item).map_err(|e| under(&index(path, i), e)))
-        .collect()
-}
-
-/// `e` with `prefix` put before its path.
-fn under(prefix: &[PathElem], mut e: InputError) -> InputError {
-    e.path.splice(0..0, prefix.iter().cloned());
-    e
+/// A required key's value, or the error naming it.
+fn required<V>(v: Option<V>, name: &str) -> Result<V, InputError> {
+    v.ok_or_else(|| InputError::new(&[], format!("missing required key {name}")))
 }
 
 /// One module entry; error paths are relative to the entry. Paths are built only on error:
 /// this runs for each of up to thousands of entries.
-fn read_module(item: &Value) -> Result<ModuleEntry<'_>, InputError> {
+fn read_module<'a, T: InputTerm<'a>>(
+    item: T,
+    budget: &mut ItemBudget,
+) -> Result<ModuleEntry<'a>, InputError> {
     let mut module = None;
     let mut opts = Vec::new();
-    for (name, value) in atom_keyed_map(item, &[])? {
-        let at = |e| under(&key(&[], name), e);
-        match name {
-            "module" => module = Some(atom(value, &[]).map_err(at)?),
-            "opts" => {
-                for (opt, val) in atom_keyed_map(value, &[]).map_err(at)? {
-                    let value =
-                        read_opt_value(val, &[]).map_err(|e| at(under(&key(&[], opt), e)))?;
-                    opts.push((opt, value));
-                }
-            }
-            _ => return Err(InputError::new(&key(&[], name), "unknown key")),
+    each_entry(item, budget, |name, value, budget| {
+        match &**name {
+            "module" => module = Some(atom(value)?),
+            "opts" => each_entry(value, budget, |opt, val, budget| {
+                opts.push((opt.clone(), read_opt_value(val, budget)?));
+                Ok(())
+            })?,
+            _ => return Err(InputError::new(&[], "unknown key")),
         }
-    }
-    let module = module.ok_or_else(|| InputError::new(&[], "missing required key module"))?;
-    Ok(ModuleEntry { module, opts })
+        Ok(())
+    })?;
+    Ok(ModuleEntry {
+        module: required(module, "module")?,
+        opts,
+    })
 }
 
-fn read_scalar<'a>(
-    v: &'a Value,
-    path: &[PathElem],
-    in_list: bool,
-) -> Result<OptScalar<'a>, InputError> {
-    match v {
-        Value::Atom(a) if !in_list && (&**a == "true" || &**a == "false") => {
-            Ok(OptScalar::Bool(&**a == "true"))
+/// An option's value: a scalar, or a list of atoms and binaries (each item counted).
+fn read_opt_value<'a, T: InputTerm<'a>>(
+    v: T,
+    budget: &mut ItemBudget,
+) -> Result<OptValue<'a>, InputError> {
+    match v.shape() {
+        Shape::List(_) => {
+            each_item(v, budget, |item, _| read_scalar(item, true)).map(OptValue::List)
         }
-        Value::Atom(a) => Ok(OptScalar::Atom(a)),
-        Value::Binary(_) => Ok(OptScalar::Text(text_cow(v, path)?)),
-        Value::Int(n) if !in_list => Ok(OptScalar::Int(*n)),
+        _ => read_scalar(v, false).map(OptValue::Scalar),
+    }
+}
+
+/// One c2s listener; error paths are relative to the listener (built only on error).
+fn read_listener<'a, T: InputTerm<'a>>(
+    item: T,
+    budget: &mut ItemBudget,
+) -> Result<C2sListener, InputError> {
+    let (mut proto, mut tls) = (None, None);
+    each_entry(item, budget, |name, value, budget| {
+        match &**name {
+            "proto" => proto = Some(atom(value)?),
+            "tls" => tls = Some(read_tls(value, budget)?),
+            _ => return Err(InputError::new(&[], "unknown key")),
+        }
+        Ok(())
+    })?;
+    Ok(C2sListener {
+        proto: required(proto, "proto")?,
+        tls,
+    })
+}
+
+/// A listener's TLS settings; error paths are relative to `tls`.
+fn read_tls<'a, T: InputTerm<'a>>(
+    v: T,
+    budget: &mut ItemBudget,
+) -> Result<ListenerTls, InputError> {
+    let (mut mode, mut module) = (None, None);
+    each_entry(v, budget, |name, value, _| {
+        match &**name {
+            "mode" => mode = Some(atom(value)?),
+            "module" => module = Some(atom(value)?),
+            _ => return Err(InputError::new(&[], "unknown key")),
+        }
+        Ok(())
+    })?;
+    Ok(ListenerTls {
+        mode: required(mode, "mode")?,
+        module: required(module, "module")?,
+    })
+}
+
+/// One scalar option value, alone or as a list's item.
+fn read_scalar<'a, T: InputTerm<'a>>(v: T, in_list: bool) -> Result<OptScalar<'a>, InputError> {
+    match v.shape() {
+        Shape::Atom(a) if !in_list && (&*a == "true" || &*a == "false") => {
+            Ok(OptScalar::Bool(&*a == "true"))
+        }
+        Shape::Atom(a) => Ok(OptScalar::Atom(a)),
+        Shape::Binary(b) => Ok(OptScalar::Text(input::utf8(b)?)),
+        Shape::Int(n) if !in_list => Ok(OptScalar::Int(n)),
         other => Err(InputError::new(
-            path,
+            &[],
             format!(
                 "expected {}, got {}",
                 if in_list {
@@ -266,56 +296,4 @@ fn read_scalar<'a>(
             ),
         )),
     }
-}
-
-fn read_opt_value<'a>(v: &'a Value, path: &[PathElem]) -> Result<OptValue<'a>, InputError> {
-    match v {
-        Value::List(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| read_scalar(item, &[], true).map_err(|e| under(&index(path, i), e)))
-            .collect::<Result<Vec<_>, _>>()
-            .map(OptValue::List),
-        _ => read_scalar(v, path, false).map(OptValue::Scalar),
-    }
-}
-
-fn read_listeners<'a>(v: &'a Value, path: &[PathElem]) -> Result<Vec<C2sListener<'a>>, InputError> {
-    list(v, path)?
-        .iter()
-        .enumerate()
-        .map(|(i, item)| read_listener(item).map_err(|e| under(&index(path, i), e)))
-        .collect()
-}
-
-/// One c2s listener; error paths are relative to the listener (built only on error).
-fn read_listener(item: &Value) -> Result<C2sListener<'_>, InputError> {
-    let mut proto = None;
-    let mut tls = None;
-    for (name, value) in atom_keyed_map(item, &[])? {
-        let at = |e| under(&key(&[], name), e);
-        match name {
-            "proto" => proto = Some(atom(value, &[]).map_err(at)?),
-            "tls" => tls = Some(read_tls(value).map_err(at)?),
-            _ => return Err(InputError::new(&key(&[], name), "unknown key")),
-        }
-    }
-    let proto = proto.ok_or_else(|| InputError::new(&[], "missing required key proto"))?;
-    Ok(C2sListener { proto, tls })
-}
-
-/// A listener's TLS settings; error paths are relative to `tls`.
-fn read_tls(v: &Value) -> Result<ListenerTls<'_>, InputError> {
-    let (mut mode, mut module) = (None, None);
-    for (name, value) in atom_keyed_map(v, &[])? {
-        let at = |e| under(&key(&[], name), e);
-        match name {
-            "mode" => mode = Some(atom(value, &[]).map_err(at)?),
-            "module" => module = Some(atom(value, &[]).map_err(at)?),
-            _ => return Err(InputError::new(&key(&[], name), "unknown key")),
-        }
-    }
-    let mode = mode.ok_or_else(|| InputError::new(&[], "missing required key mode"))?;
-    let module = module.ok_or_else(|| InputError::new(&[], "missing required key module"))?;
-    Ok(ListenerTls { mode, module })
 }

@@ -1,7 +1,8 @@
 //! A generic, already size-checked picture of an Erlang term, and the input error type.
 //!
-//! The NIF crate decodes terms into [`Value`] under a [`DecodeBudget`]; the engine then reads
-//! its schema out of the tree, reporting the [`Path`] of anything wrong.
+//! Events and send options are copied into a [`Value`] tree under the input limits
+//! ([`crate::input::to_value`]), then read out of it, reporting the [`Path`] of anything
+//! wrong. A NodeInfo is read straight from the input term ([`crate::input`]).
 
 use std::fmt;
 use std::sync::Arc;
@@ -209,58 +210,6 @@ impl fmt::Display for PathDisplay<'_> {
     }
 }
 
-/// Bounds the work a decoder may do for one input: items in total, nesting depth and binary
-/// size. Hostile sizes become errors before any real work is done.
-#[derive(Debug)]
-pub struct DecodeBudget {
-    items_left: usize,
-    max_depth: usize,
-}
-
-impl DecodeBudget {
-    /// A budget of [`MAX_ITEMS`] for a schema nested at most `max_depth` containers deep.
-    pub fn new(max_depth: usize) -> Self {
-        DecodeBudget {
-            items_left: MAX_ITEMS,
-            max_depth,
-        }
-    }
-
-    /// Accounts for a container (list or map) of `len` items at nesting `depth` (1 = top).
-    pub fn enter_container(
-        &mut self,
-        path: &[PathElem],
-        depth: usize,
-        len: usize,
-    ) -> Result<(), InputError> {
-        if depth > self.max_depth {
-            return Err(InputError::new(
-                path,
-                "nested deeper than the schema allows",
-            ));
-        }
-        if len > self.items_left {
-            return Err(InputError::new(
-                path,
-                format!("more than {MAX_ITEMS} list items in total"),
-            ));
-        }
-        self.items_left -= len;
-        Ok(())
-    }
-
-    /// Checks a binary's size.
-    pub fn check_binary(&self, path: &[PathElem], len: usize) -> Result<(), InputError> {
-        if len > MAX_BINARY_BYTES {
-            return Err(InputError::new(
-                path,
-                format!("binary longer than {MAX_BINARY_BYTES} bytes"),
-            ));
-        }
-        Ok(())
-    }
-}
-
 /// Reading helpers shared by the schema readers.
 pub(crate) mod read {
     use super::*;
@@ -369,26 +318,6 @@ pub(crate) mod read {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn budget_counts_items_across_containers() {
-        let mut b = DecodeBudget::new(3);
-        b.enter_container(&[], 1, 6_000).unwrap();
-        let err = b
-            .enter_container(&[PathElem::Key("modules".into())], 2, 4_001)
-            .unwrap_err();
-        assert_eq!(err.path, vec![PathElem::Key("modules".into())]);
-        assert!(err.reason.contains("10000"), "{}", err.reason);
-        b.enter_container(&[], 2, 4_000).unwrap();
-    }
-
-    #[test]
-    fn budget_rejects_depth_and_big_binaries() {
-        let mut b = DecodeBudget::new(2);
-        assert!(b.enter_container(&[], 3, 0).is_err());
-        assert!(b.check_binary(&[], 256).is_ok());
-        assert!(b.check_binary(&[], 257).is_err());
-    }
 
     #[test]
     fn schema_and_allowlist_words_are_static() {

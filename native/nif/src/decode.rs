@@ -1,19 +1,18 @@
-//! Erlang term -> engine `Value`, bounded by a `DecodeBudget` (items, depth, binary size).
-//! Never creates atoms; anything unexpected becomes `Value::Other` for the engine to reject.
+//! The VM's terms as the engine's [`InputTerm`]: the engine reads a NodeInfo straight from
+//! them, or copies events and options into a `Value` under the input limits
+//! ([`input::to_value`]). Never creates atoms; anything unexpected is `Shape::Other` for the
+//! engine to reject with a path.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::cell::{Cell, RefCell};
+use std::hash::{Hash, Hasher};
 
 use crate::map_iter;
-use mongoose_system_metrics_engine::value::{
-    static_atom_name, Atom, DecodeBudget, InputError, PathElem, Value, MAX_ITEMS,
-};
+use mongoose_system_metrics_engine::input::{self, ImproperList, InputTerm, Shape};
+use mongoose_system_metrics_engine::value::{static_atom_name, Atom, InputError, Value};
 use rustler::sys::ErlNifTerm;
 use rustler::{Binary, LocalPid, Term, TermType};
 
-/// Hashes machine words: a raw term word (an atom is an immediate: its word identifies it) or
-/// a text's address and length. Keys come from the VM and the engine, not from the input's
+/// Hashes machine words: a text's address and length. Keys come from the VM and the engine, not from the input's
 /// content, and one call holds at most `MAX_ITEMS` of them: a multiplicative hash is enough.
 #[derive(Default)]
 pub(crate) struct WordHasher(u64);
@@ -37,57 +36,200 @@ impl Hasher for WordHasher {
     }
 }
 
-/// Atom names by atom. An atom's term word names it for the life of the VM (atoms are never
-/// freed), so a name read once stays right: each scheduler thread keeps its own cache, with
-/// no lock. Bounded: past [`MAX_CACHED_ATOMS`] names, new atoms are read on every use.
-type AtomCache = HashMap<ErlNifTerm, Atom, BuildHasherDefault<WordHasher>>;
+/// Atom names by atom, direct-mapped. An atom's term word names it for the life of the VM
+/// (atoms are never freed), so a name read once stays right. Each scheduler thread keeps its
+/// own table, with no lock; a [`Reading`] holds it for the call. A slot is picked by a hash
+/// of the atom's word, and a collision replaces the older name: the table stays 32 kB.
+#[derive(Default)]
+struct AtomCache {
+    slots: Vec<Option<(ErlNifTerm, Atom)>>,
+}
 
-/// Most atom names one thread keeps (a node's input has a few hundred distinct atoms).
-const MAX_CACHED_ATOMS: usize = 4_096;
+/// Slots of a table (a node's input has a few hundred distinct atoms).
+const ATOM_SLOTS: usize = 1_024;
+
+impl AtomCache {
+    /// An atom's name: a word the engine knows is its own `'static` copy; any other name is
+    /// read from the VM once and shared after that.
+    fn name(&mut self, term: Term) -> Option<Atom> {
+        let word = term.as_c_arg();
+        if self.slots.is_empty() {
+            self.slots.resize(ATOM_SLOTS, None);
+        }
+        let mut hasher = WordHasher::default();
+        word.hash(&mut hasher);
+        let slot = &mut self.slots[hasher.finish() as usize % ATOM_SLOTS];
+        if let Some((w, name)) = slot {
+            if *w == word {
+                return Some(name.clone());
+            }
+        }
+        let name = term.atom_to_string().ok()?;
+        let name = match static_atom_name(&name) {
+            Some(word) => Atom::from_static(word),
+            None => Atom::from(name),
+        };
+        *slot = Some((word, name.clone()));
+        Some(name)
+    }
+}
 
 thread_local! {
     static ATOMS: RefCell<AtomCache> = RefCell::new(AtomCache::default());
 }
 
-/// One call's decoding state: the budget, this thread's atom names, and a soft bound on the
-/// items read (for a caller on a normal scheduler, which hands larger inputs to a dirty one).
-struct Decoder<'c> {
-    budget: DecodeBudget,
-    atoms: &'c mut AtomCache,
-    items: usize,
-    soft_items: usize,
-    past_soft_bound: bool,
+/// One reading of an input: the terms looked at so far, against a soft bound (a caller on
+/// a normal scheduler hands larger inputs to a dirty one).
+pub struct Reading {
+    terms: Cell<usize>,
+    soft_terms: usize,
+    /// This thread's atom names, taken for the call (put back on drop).
+    atoms: RefCell<AtomCache>,
 }
 
-/// Decodes `term` for a schema at most `max_depth` containers deep.
+impl Drop for Reading {
+    fn drop(&mut self) {
+        let atoms = self.atoms.take();
+        ATOMS.with(|cache| *cache.borrow_mut() = atoms);
+    }
+}
+
+impl Reading {
+    /// A reading that gives up past `soft_terms` terms (`usize::MAX`: never).
+    pub fn new(soft_terms: usize) -> Self {
+        Reading {
+            terms: Cell::new(0),
+            soft_terms,
+            atoms: RefCell::new(ATOMS.with(RefCell::take)),
+        }
+    }
+
+    /// Whether the input held more than the soft bound: whatever the read returned, the work
+    /// is to be redone where it may take longer.
+    pub fn past_soft_bound(&self) -> bool {
+        self.terms.get() > self.soft_terms
+    }
+}
+
+/// A term of the VM, read under a [`Reading`].
+#[derive(Clone, Copy)]
+pub struct VmTerm<'a, 'r> {
+    term: Term<'a>,
+    reading: &'r Reading,
+}
+
+impl<'a, 'r> VmTerm<'a, 'r> {
+    /// `term`, read under `reading`.
+    pub fn new(term: Term<'a>, reading: &'r Reading) -> Self {
+        VmTerm { term, reading }
+    }
+}
+
+/// A list's cells, one VM call each.
+#[derive(Clone)]
+pub struct Cells<'a, 'r> {
+    tail: Option<Term<'a>>,
+    reading: &'r Reading,
+}
+
+impl<'a, 'r> Iterator for Cells<'a, 'r> {
+    type Item = Result<VmTerm<'a, 'r>, ImproperList>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let tail = self.tail.take()?;
+        match tail.list_get_cell() {
+            Ok((head, rest)) => {
+                self.tail = Some(rest);
+                Some(Ok(VmTerm::new(head, self.reading)))
+            }
+            Err(_) if tail.is_empty_list() => None,
+            Err(_) => Some(Err(ImproperList)),
+        }
+    }
+}
+
+/// A map's entries, in the VM's order.
+pub struct Entries<'a, 'r> {
+    entries: Option<map_iter::Entries<'a>>,
+    reading: &'r Reading,
+}
+
+impl<'a, 'r> Iterator for Entries<'a, 'r> {
+    type Item = (VmTerm<'a, 'r>, VmTerm<'a, 'r>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (k, v) = self.entries.as_mut()?.next()?;
+        Some((VmTerm::new(k, self.reading), VmTerm::new(v, self.reading)))
+    }
+}
+
+impl<'a, 'r> InputTerm<'a> for VmTerm<'a, 'r> {
+    type Items = Cells<'a, 'r>;
+    type Entries = Entries<'a, 'r>;
+
+    fn shape(self) -> Shape<'a, Self> {
+        let VmTerm { term, reading } = self;
+        reading.terms.set(reading.terms.get() + 1);
+        if reading.past_soft_bound() {
+            // Stop reading: the result is dropped and the work redone elsewhere.
+            return Shape::Other("input past the soft bound");
+        }
+        match term.get_type() {
+            TermType::Atom => match reading.atoms.borrow_mut().name(term) {
+                Some(name) => Shape::Atom(name),
+                None => Shape::Other("atom"),
+            },
+            TermType::Binary => match term.decode::<Binary>() {
+                Ok(bin) => Shape::Binary(bin.as_slice()),
+                Err(_) => Shape::Other("bitstring"),
+            },
+            TermType::Integer => match term.decode::<i64>() {
+                Ok(n) => Shape::Int(n),
+                Err(_) => Shape::Other("integer out of range"),
+            },
+            TermType::Float => Shape::Other("float"),
+            TermType::List => Shape::List(Cells {
+                tail: Some(term),
+                reading,
+            }),
+            TermType::Map => Shape::Map(
+                term.map_size().unwrap_or(0),
+                Entries {
+                    entries: map_iter::entries(term),
+                    reading,
+                },
+            ),
+            TermType::Pid => match term.decode::<LocalPid>() {
+                Ok(_) => Shape::Other("pid"),
+                Err(_) => Shape::Other("remote pid"),
+            },
+            TermType::Fun => Shape::Other("fun"),
+            TermType::Port => Shape::Other("port"),
+            TermType::Ref => Shape::Other("reference"),
+            TermType::Tuple => Shape::Other("tuple"),
+            TermType::Unknown => Shape::Other("unknown term"),
+        }
+    }
+}
+
+/// Copies `term` into a `Value` for a schema at most `max_depth` containers deep.
 pub fn decode(term: Term, max_depth: usize) -> Result<Value, InputError> {
-    decode_bounded(term, max_depth, usize::MAX).map(|v| v.unwrap_or(Value::Other("term")))
+    input::to_value(VmTerm::new(term, &Reading::new(usize::MAX)), max_depth)
 }
 
-/// [`decode`], giving up with `Ok(None)` as soon as the lists and maps read hold more than
-/// `soft_items` items in total: the work is then left to a dirty scheduler. Errors found
-/// before that are reported as usual.
+/// [`decode`], giving up with `Ok(None)` as soon as it has looked at more than `soft_terms`
+/// terms: the work is then left to a dirty scheduler.
 pub fn decode_bounded(
     term: Term,
     max_depth: usize,
-    soft_items: usize,
+    soft_terms: usize,
 ) -> Result<Option<Value>, InputError> {
-    ATOMS.with(|atoms| {
-        let mut atoms = atoms.borrow_mut();
-        let mut d = Decoder {
-            budget: DecodeBudget::new(max_depth),
-            atoms: &mut atoms,
-            items: 0,
-            soft_items,
-            past_soft_bound: false,
-        };
-        let mut path = Vec::new();
-        match decode_at(term, &mut d, &mut path, 0) {
-            _ if d.past_soft_bound => Ok(None),
-            Ok(v) => Ok(Some(v)),
-            Err(e) => Err(*e),
-        }
-    })
+    let reading = Reading::new(soft_terms);
+    let value = input::to_value(VmTerm::new(term, &reading), max_depth);
+    if reading.past_soft_bound() {
+        return Ok(None);
+    }
+    value.map(Some)
 }
 
 /// The length of a proper list, or `limit` when it is longer (counting stops there), or
@@ -102,128 +244,4 @@ pub fn list_length_upto(list: Term, limit: usize) -> Option<usize> {
         }
     }
     Some(limit)
-}
-
-/// Counts a container's items against the hard budget and the soft bound.
-fn enter(
-    d: &mut Decoder,
-    path: &[PathElem],
-    depth: usize,
-    len: usize,
-) -> Result<(), Box<InputError>> {
-    d.items = d.items.saturating_add(len);
-    if d.items > d.soft_items {
-        d.past_soft_bound = true;
-        // Any error stops the walk; `decode_bounded` reports the bound, not this.
-        return Err(Box::new(InputError::new(path, "past the soft bound")));
-    }
-    d.budget.enter_container(path, depth, len).map_err(Box::new)
-}
-
-/// An atom's name: a word the engine knows is its own `'static` copy; any other name is read
-/// from the VM once per thread and shared after that.
-fn atom(term: Term, d: &mut Decoder) -> Value {
-    let word = term.as_c_arg();
-    if let Some(name) = d.atoms.get(&word) {
-        return Value::Atom(name.clone());
-    }
-    match term.atom_to_string() {
-        Ok(name) => {
-            let name = match static_atom_name(&name) {
-                Some(word) => Atom::from_static(word),
-                None => Atom::from(name),
-            };
-            if d.atoms.len() < MAX_CACHED_ATOMS {
-                d.atoms.insert(word, name.clone());
-            }
-            Value::Atom(name)
-        }
-        Err(_) => Value::Other("atom"),
-    }
-}
-
-fn decode_at(
-    term: Term,
-    d: &mut Decoder,
-    path: &mut Vec<PathElem>,
-    depth: usize,
-) -> Result<Value, Box<InputError>> {
-    // The error is boxed: a result as small as a value is cheaper to pass up, and errors are
-    // rare.
-    Ok(match term.get_type() {
-        TermType::Atom => atom(term, d),
-        TermType::Binary => match term.decode::<Binary>() {
-            Ok(bin) => {
-                d.budget.check_binary(path, bin.len()).map_err(Box::new)?;
-                Value::Binary(bin.as_slice().to_vec())
-            }
-            Err(_) => Value::Other("bitstring"),
-        },
-        TermType::Integer => match term.decode::<i64>() {
-            Ok(n) => Value::Int(n),
-            Err(_) => Value::Other("integer out of range"),
-        },
-        TermType::Float => match term.decode::<f64>() {
-            Ok(f) => Value::Float(f),
-            Err(_) => Value::Other("float"),
-        },
-        TermType::List => {
-            // Past either bound the length itself is not needed: do not walk a long list.
-            let len = list_length_upto(
-                term,
-                d.soft_items.min(MAX_ITEMS).saturating_sub(d.items) + 1,
-            );
-            let Some(len) = len else {
-                return Ok(Value::Other("improper list"));
-            };
-            enter(d, path, depth + 1, len)?;
-            let mut items = Vec::with_capacity(len);
-            let mut tail = term;
-            for i in 0..len {
-                let Ok((head, rest)) = tail.list_get_cell() else {
-                    return Ok(Value::Other("improper list"));
-                };
-                path.push(PathElem::Index(i + 1));
-                let item = decode_at(head, d, path, depth + 1);
-                path.pop();
-                items.push(item?);
-                tail = rest;
-            }
-            Value::List(items)
-        }
-        TermType::Map => {
-            let len = term.map_size().unwrap_or(0);
-            enter(d, path, depth + 1, len)?;
-            let Some(iter) = map_iter::entries(term) else {
-                return Ok(Value::Other("map"));
-            };
-            let mut entries = Vec::with_capacity(len);
-            for (i, (k, v)) in iter.enumerate() {
-                let key = decode_at(k, d, path, depth + 1)?;
-                // The key's path element is built only on error (it is a copy of the key):
-                // put at this depth, in front of what the value's decoding added.
-                let at = path.len();
-                let value = decode_at(v, d, path, depth + 1).map_err(|mut e| {
-                    let elem = match &key {
-                        Value::Atom(a) => PathElem::Key(a.to_string()),
-                        Value::Binary(b) => PathElem::Key(String::from_utf8_lossy(b).into_owned()),
-                        _ => PathElem::Index(i + 1),
-                    };
-                    e.path.insert(at.min(e.path.len()), elem);
-                    e
-                })?;
-                entries.push((key, value));
-            }
-            Value::Map(entries)
-        }
-        TermType::Pid => match term.decode::<LocalPid>() {
-            Ok(_) => Value::Other("pid"),
-            Err(_) => Value::Other("remote pid"),
-        },
-        TermType::Fun => Value::Other("fun"),
-        TermType::Port => Value::Other("port"),
-        TermType::Ref => Value::Other("reference"),
-        TermType::Tuple => Value::Other("tuple"),
-        TermType::Unknown => Value::Other("unknown term"),
-    })
 }

@@ -6,16 +6,16 @@
 //! scheduler: they serve previews and tests, not the reporting path.
 
 use mongoose_system_metrics_engine::api;
+use mongoose_system_metrics_engine::event::Event;
 use mongoose_system_metrics_engine::event::EVENTS_MAX_DEPTH;
-use mongoose_system_metrics_engine::node_info::NODE_INFO_MAX_DEPTH;
 use mongoose_system_metrics_engine::options::OPTIONS_MAX_DEPTH;
 use mongoose_system_metrics_engine::plan::SendPlan;
-use mongoose_system_metrics_engine::value::{InputError, Value};
+use mongoose_system_metrics_engine::value::InputError;
 use rustler::{Encoder, Env, Term, TermType};
 
 use crate::atoms;
 use crate::built;
-use crate::decode::{decode, decode_bounded, list_length_upto};
+use crate::decode::{decode, list_length_upto, Reading, VmTerm};
 use crate::encode;
 use crate::map_iter;
 
@@ -23,9 +23,9 @@ use crate::map_iter;
 /// scheduler. A realistic node has about 100; 1,000 modules go to a dirty scheduler.
 const NORMAL_MAX_ITEMS: usize = 250;
 
-/// Most list items and map entries, at every depth, decoded on a normal scheduler (a
-/// realistic node has about 300).
-const NORMAL_MAX_TERMS: usize = 1_000;
+/// Most terms, at every depth (keys, values, list items), read on a normal scheduler (a
+/// realistic node has about 500).
+const NORMAL_MAX_TERMS: usize = 1_500;
 
 /// Decodes and plans `send_report/2` and `plan_requests/2`'s arguments.
 pub fn plan(events: Term, opts: Term) -> Result<SendPlan, InputError> {
@@ -60,9 +60,9 @@ fn node_info_items(node_info: Term) -> usize {
     items
 }
 
-/// Builds the report for a decoded NodeInfo; `remember` keeps it for sends (see [`built`]).
-fn build_from<'a>(env: Env<'a>, node_info: Result<Value, InputError>, remember: bool) -> Term<'a> {
-    match node_info.and_then(|v| api::build_report(&v)) {
+/// Encodes a build's result; `remember` keeps the report for sends (see [`built`]).
+fn answer<'a>(env: Env<'a>, built: Result<Vec<Event>, InputError>, remember: bool) -> Term<'a> {
+    match built {
         Ok(events) => {
             let term = encode::events(env, &events);
             if remember {
@@ -82,13 +82,13 @@ fn build_report_nif<'a>(env: Env<'a>, node_info: Term<'a>) -> Term<'a> {
     if items > NORMAL_MAX_ITEMS {
         return atoms::dirty().encode(env);
     }
-    // Deeper down (e.g. one module with thousands of options) the decoding itself stops.
-    let node_info = match decode_bounded(node_info, NODE_INFO_MAX_DEPTH, NORMAL_MAX_TERMS) {
-        Ok(Some(v)) => Ok(v),
-        Ok(None) => return atoms::dirty().encode(env),
-        Err(e) => Err(e),
-    };
-    let result = build_from(env, node_info, true);
+    // Deeper down (e.g. one module with thousands of options) the reading itself stops.
+    let reading = Reading::new(NORMAL_MAX_TERMS);
+    let built = api::build_report_from(VmTerm::new(node_info, &reading));
+    if reading.past_soft_bound() {
+        return atoms::dirty().encode(env);
+    }
+    let result = answer(env, built, true);
     // About 1 µs per item on a slow machine, against a 1 ms timeslice.
     let _ = rustler::schedule::consume_timeslice(env, (1 + items / 10).min(100) as i32);
     result
@@ -98,7 +98,12 @@ fn build_report_nif<'a>(env: Env<'a>, node_info: Term<'a>) -> Term<'a> {
 #[rustler::nif(schedule = "DirtyCpu")]
 fn build_report_dirty<'a>(env: Env<'a>, node_info: Term<'a>) -> Term<'a> {
     // A report this large is not kept: its sends go the full way, on a dirty scheduler.
-    build_from(env, decode(node_info, NODE_INFO_MAX_DEPTH), false)
+    let reading = Reading::new(usize::MAX);
+    answer(
+        env,
+        api::build_report_from(VmTerm::new(node_info, &reading)),
+        false,
+    )
 }
 
 #[rustler::nif(schedule = "DirtyCpu")]
