@@ -22,8 +22,8 @@ pub enum Shape<'a, T: InputTerm<'a>> {
     Int(i64),
     /// A list: its items, then `Err` when its tail is not `[]`.
     List(T::Items),
-    /// A map: its size and its entries, in the term's order.
-    Map(usize, T::Entries),
+    /// A map: its size (walk it with [`InputTerm::entries`]).
+    Map(usize),
     /// Anything else (float, pid, tuple, big integer...), named for error messages.
     Other(&'static str),
 }
@@ -36,7 +36,7 @@ impl<'a, T: InputTerm<'a>> Shape<'a, T> {
             Shape::Binary(_) => "binary",
             Shape::Int(_) => "integer",
             Shape::List(_) => "list",
-            Shape::Map(..) => "map",
+            Shape::Map(_) => "map",
             Shape::Other(kind) => kind,
         }
     }
@@ -50,6 +50,8 @@ pub trait InputTerm<'a>: Copy {
     type Entries: Iterator<Item = (Self, Self)>;
     /// What this term is.
     fn shape(self) -> Shape<'a, Self>;
+    /// A map's entries, in the term's order (none when it is not a map).
+    fn entries(self) -> Self::Entries;
 }
 
 impl<'a> InputTerm<'a> for &'a Value {
@@ -70,11 +72,17 @@ impl<'a> InputTerm<'a> for &'a Value {
             Value::Float(_) => Shape::Other("float"),
             // An improper list is `Other("improper list")` in a decoded tree.
             Value::List(items) => Shape::List(items.iter().map(Ok as fn(_) -> _)),
-            Value::Map(entries) => {
-                Shape::Map(entries.len(), entries.iter().map(pair as fn(_) -> _))
-            }
+            Value::Map(entries) => Shape::Map(entries.len()),
             Value::Other(kind) => Shape::Other(kind),
         }
+    }
+
+    fn entries(self) -> Self::Entries {
+        let entries: &[(Value, Value)] = match self {
+            Value::Map(entries) => entries,
+            _ => &[],
+        };
+        entries.iter().map(pair as fn(_) -> _)
     }
 }
 
@@ -175,11 +183,11 @@ pub fn each_entry<'a, T: InputTerm<'a>>(
     budget: &mut ItemBudget,
     mut read: impl FnMut(&Atom, T, &mut ItemBudget) -> Result<(), InputError>,
 ) -> Result<(), InputError> {
-    let Shape::Map(len, entries) = v.shape() else {
+    let Shape::Map(len) = v.shape() else {
         return Err(expected("a map", &v.shape()));
     };
     budget.take(&[], len)?;
-    for (k, value) in entries {
+    for (k, value) in v.entries() {
         let Shape::Atom(name) = k.shape() else {
             return Err(InputError::new(
                 &[],
@@ -264,7 +272,7 @@ fn to_value_within<'a, T: InputTerm<'a>>(
         }
         Shape::Int(n) => Value::Int(n),
         Shape::Other(kind) => Value::Other(kind),
-        Shape::List(_) | Shape::Map(..) if depth_left == 0 => {
+        Shape::List(_) | Shape::Map(_) if depth_left == 0 => {
             return Err(InputError::new(&[], "nested deeper than the schema allows"))
         }
         Shape::List(items) => {
@@ -281,10 +289,10 @@ fn to_value_within<'a, T: InputTerm<'a>>(
             }
             Value::List(out)
         }
-        Shape::Map(len, entries) => {
+        Shape::Map(len) => {
             budget.take(&[], len)?;
             let mut out = Vec::with_capacity(len);
-            for (i, (k, v)) in entries.enumerate() {
+            for (i, (k, v)) in v.entries().enumerate() {
                 let key = deeper(budget, k)?;
                 // The key's path element is built only on error (it is a copy of the key).
                 let value = deeper(budget, v).map_err(|e| {

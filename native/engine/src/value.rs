@@ -91,15 +91,24 @@ impl PartialEq for Atom {
 
 impl Eq for Atom {}
 
+/// A word the engine knows becomes its own `'static` copy (no allocation, and clones cost
+/// no atomic operation); any other name is shared.
 impl From<String> for Atom {
     fn from(name: String) -> Self {
-        Atom(AtomRepr::Shared(name.into()))
+        match static_atom_name(&name) {
+            Some(word) => Atom::from_static(word),
+            None => Atom(AtomRepr::Shared(name.into())),
+        }
     }
 }
 
+/// As `From<String>`.
 impl From<&str> for Atom {
     fn from(name: &str) -> Self {
-        Atom(AtomRepr::Shared(name.into()))
+        match static_atom_name(name) {
+            Some(word) => Atom::from_static(word),
+            None => Atom(AtomRepr::Shared(name.into())),
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::hash::{Hash, Hasher};
 
 use crate::map_iter;
 use mongoose_system_metrics_engine::input::{self, ImproperList, InputTerm, Shape};
-use mongoose_system_metrics_engine::value::{static_atom_name, Atom, InputError, Value};
+use mongoose_system_metrics_engine::value::{Atom, InputError, Value};
 use rustler::sys::ErlNifTerm;
 use rustler::{Binary, LocalPid, Term, TermType};
 
@@ -64,11 +64,7 @@ impl AtomCache {
                 return Some(name.clone());
             }
         }
-        let name = term.atom_to_string().ok()?;
-        let name = match static_atom_name(&name) {
-            Some(word) => Atom::from_static(word),
-            None => Atom::from(name),
-        };
+        let name = Atom::from(term.atom_to_string().ok()?);
         *slot = Some((word, name.clone()));
         Some(name)
     }
@@ -192,13 +188,7 @@ impl<'a, 'r> InputTerm<'a> for VmTerm<'a, 'r> {
                 tail: Some(term),
                 reading,
             }),
-            TermType::Map => Shape::Map(
-                term.map_size().unwrap_or(0),
-                Entries {
-                    entries: map_iter::entries(term),
-                    reading,
-                },
-            ),
+            TermType::Map => Shape::Map(term.map_size().unwrap_or(0)),
             TermType::Pid => match term.decode::<LocalPid>() {
                 Ok(_) => Shape::Other("pid"),
                 Err(_) => Shape::Other("remote pid"),
@@ -208,6 +198,13 @@ impl<'a, 'r> InputTerm<'a> for VmTerm<'a, 'r> {
             TermType::Ref => Shape::Other("reference"),
             TermType::Tuple => Shape::Other("tuple"),
             TermType::Unknown => Shape::Other("unknown term"),
+        }
+    }
+
+    fn entries(self) -> Self::Entries {
+        Entries {
+            entries: map_iter::entries(self.term),
+            reading: self.reading,
         }
     }
 }
