@@ -9,8 +9,13 @@ use std::hash::{Hash, Hasher};
 use crate::map_iter;
 use mongoose_system_metrics_engine::input::{self, ImproperList, InputTerm, Shape};
 use mongoose_system_metrics_engine::value::{Atom, InputError, Value};
-use rustler::sys::ErlNifTerm;
-use rustler::{Binary, LocalPid, Term, TermType};
+use std::mem::MaybeUninit;
+
+use rustler::sys::{
+    enif_get_int64, enif_get_list_cell, enif_get_map_size, enif_inspect_binary, enif_is_empty_list,
+    enif_term_type, ErlNifBinary, ErlNifEnv, ErlNifTerm, ErlNifTermType,
+};
+use rustler::{Env, LocalPid, Term};
 
 /// Hashes machine words: a text's address and length. Keys come from the VM and the engine, not from the input's
 /// content, and one call holds at most `MAX_ITEMS` of them: a multiplicative hash is enough.
@@ -74,26 +79,30 @@ thread_local! {
     static ATOMS: RefCell<AtomCache> = RefCell::new(AtomCache::default());
 }
 
-/// One reading of an input: the terms looked at so far, against a soft bound (a caller on
-/// a normal scheduler hands larger inputs to a dirty one).
-pub struct Reading {
+/// One reading of an input: its environment, the terms looked at so far against a soft
+/// bound (a caller on a normal scheduler hands larger inputs to a dirty one), and this
+/// thread's atom names.
+pub struct Reading<'a> {
+    env: Env<'a>,
     terms: Cell<usize>,
     soft_terms: usize,
     /// This thread's atom names, taken for the call (put back on drop).
     atoms: RefCell<AtomCache>,
 }
 
-impl Drop for Reading {
+impl Drop for Reading<'_> {
     fn drop(&mut self) {
         let atoms = self.atoms.take();
         ATOMS.with(|cache| *cache.borrow_mut() = atoms);
     }
 }
 
-impl Reading {
-    /// A reading that gives up past `soft_terms` terms (`usize::MAX`: never).
-    pub fn new(soft_terms: usize) -> Self {
+impl<'a> Reading<'a> {
+    /// A reading of terms of `env` that gives up past `soft_terms` terms (`usize::MAX`:
+    /// never).
+    pub fn new(env: Env<'a>, soft_terms: usize) -> Self {
         Reading {
+            env,
             terms: Cell::new(0),
             soft_terms,
             atoms: RefCell::new(ATOMS.with(RefCell::take)),
@@ -105,27 +114,40 @@ impl Reading {
     pub fn past_soft_bound(&self) -> bool {
         self.terms.get() > self.soft_terms
     }
+
+    /// `term` (of this reading's environment), to read.
+    pub fn term<'r>(&'r self, term: Term<'a>) -> VmTerm<'a, 'r> {
+        VmTerm {
+            raw: term.as_c_arg(),
+            reading: self,
+        }
+    }
+
+    fn env(&self) -> *mut ErlNifEnv {
+        self.env.as_c_arg()
+    }
 }
 
-/// A term of the VM, read under a [`Reading`].
+/// A term of the VM, read under a [`Reading`]: two words, passed in registers (the readers
+/// look at thousands of them per call).
 #[derive(Clone, Copy)]
 pub struct VmTerm<'a, 'r> {
-    term: Term<'a>,
-    reading: &'r Reading,
+    raw: ErlNifTerm,
+    reading: &'r Reading<'a>,
 }
 
-impl<'a, 'r> VmTerm<'a, 'r> {
-    /// `term`, read under `reading`.
-    pub fn new(term: Term<'a>, reading: &'r Reading) -> Self {
-        VmTerm { term, reading }
+impl<'a> VmTerm<'a, '_> {
+    fn as_term(self) -> Term<'a> {
+        // SAFETY: `raw` is a term of the reading's environment, which outlives `'a`.
+        unsafe { Term::new(self.reading.env, self.raw) }
     }
 }
 
 /// A list's cells, one VM call each.
 #[derive(Clone)]
 pub struct Cells<'a, 'r> {
-    tail: Option<Term<'a>>,
-    reading: &'r Reading,
+    tail: Option<ErlNifTerm>,
+    reading: &'r Reading<'a>,
 }
 
 impl<'a, 'r> Iterator for Cells<'a, 'r> {
@@ -133,21 +155,29 @@ impl<'a, 'r> Iterator for Cells<'a, 'r> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let tail = self.tail.take()?;
-        match tail.list_get_cell() {
-            Ok((head, rest)) => {
+        let env = self.reading.env();
+        let (mut head, mut rest) = (ErlNifTerm::default(), ErlNifTerm::default());
+        // SAFETY: `tail` is a term of `env`; the out-parameters are written on success.
+        unsafe {
+            if enif_get_list_cell(env, tail, &mut head, &mut rest) != 0 {
                 self.tail = Some(rest);
-                Some(Ok(VmTerm::new(head, self.reading)))
+                return Some(Ok(VmTerm {
+                    raw: head,
+                    reading: self.reading,
+                }));
             }
-            Err(_) if tail.is_empty_list() => None,
-            Err(_) => Some(Err(ImproperList)),
+            if enif_is_empty_list(env, tail) != 0 {
+                return None;
+            }
         }
+        Some(Err(ImproperList))
     }
 }
 
 /// A map's entries, in the VM's order.
 pub struct Entries<'a, 'r> {
     entries: Option<map_iter::Entries<'a>>,
-    reading: &'r Reading,
+    reading: &'r Reading<'a>,
 }
 
 impl<'a, 'r> Iterator for Entries<'a, 'r> {
@@ -155,7 +185,7 @@ impl<'a, 'r> Iterator for Entries<'a, 'r> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let (k, v) = self.entries.as_mut()?.next()?;
-        Some((VmTerm::new(k, self.reading), VmTerm::new(v, self.reading)))
+        Some((self.reading.term(k), self.reading.term(v)))
     }
 }
 
@@ -164,46 +194,63 @@ impl<'a, 'r> InputTerm<'a> for VmTerm<'a, 'r> {
     type Entries = Entries<'a, 'r>;
 
     fn shape(self) -> Shape<'a, Self> {
-        let VmTerm { term, reading } = self;
+        let VmTerm { raw, reading } = self;
         reading.terms.set(reading.terms.get() + 1);
         if reading.past_soft_bound() {
             // Stop reading: the result is dropped and the work redone elsewhere.
             return Shape::Other("input past the soft bound");
         }
-        match term.get_type() {
-            TermType::Atom => match reading.atoms.borrow_mut().name(term) {
-                Some(name) => Shape::Atom(name),
-                None => Shape::Other("atom"),
-            },
-            TermType::Binary => match term.decode::<Binary>() {
-                Ok(bin) => Shape::Binary(bin.as_slice()),
-                Err(_) => Shape::Other("bitstring"),
-            },
-            TermType::Integer => match term.decode::<i64>() {
-                Ok(n) => Shape::Int(n),
-                Err(_) => Shape::Other("integer out of range"),
-            },
-            TermType::Float => Shape::Other("float"),
-            TermType::List => Shape::List(Cells {
-                tail: Some(term),
+        let env = reading.env();
+        // SAFETY (every call below): `raw` is a term of `env`; out-parameters are only read
+        // when the call succeeds.
+        match unsafe { enif_term_type(env, raw) } {
+            ErlNifTermType::ERL_NIF_TERM_TYPE_ATOM => {
+                match reading.atoms.borrow_mut().name(self.as_term()) {
+                    Some(name) => Shape::Atom(name),
+                    None => Shape::Other("atom"),
+                }
+            }
+            ErlNifTermType::ERL_NIF_TERM_TYPE_BITSTRING => {
+                let mut bin = MaybeUninit::<ErlNifBinary>::uninit();
+                if unsafe { enif_inspect_binary(env, raw, bin.as_mut_ptr()) } == 0 {
+                    return Shape::Other("bitstring");
+                }
+                let bin = unsafe { bin.assume_init() };
+                // SAFETY: the binary lives as long as the term, in the caller's environment.
+                Shape::Binary(unsafe { std::slice::from_raw_parts(bin.data, bin.size) })
+            }
+            ErlNifTermType::ERL_NIF_TERM_TYPE_INTEGER => {
+                let mut n: i64 = 0;
+                if unsafe { enif_get_int64(env, raw, &mut n) } == 0 {
+                    return Shape::Other("integer out of range");
+                }
+                Shape::Int(n)
+            }
+            ErlNifTermType::ERL_NIF_TERM_TYPE_FLOAT => Shape::Other("float"),
+            ErlNifTermType::ERL_NIF_TERM_TYPE_LIST => Shape::List(Cells {
+                tail: Some(raw),
                 reading,
             }),
-            TermType::Map => Shape::Map(term.map_size().unwrap_or(0)),
-            TermType::Pid => match term.decode::<LocalPid>() {
+            ErlNifTermType::ERL_NIF_TERM_TYPE_MAP => {
+                let mut size: usize = 0;
+                unsafe { enif_get_map_size(env, raw, &mut size) };
+                Shape::Map(size)
+            }
+            ErlNifTermType::ERL_NIF_TERM_TYPE_PID => match self.as_term().decode::<LocalPid>() {
                 Ok(_) => Shape::Other("pid"),
                 Err(_) => Shape::Other("remote pid"),
             },
-            TermType::Fun => Shape::Other("fun"),
-            TermType::Port => Shape::Other("port"),
-            TermType::Ref => Shape::Other("reference"),
-            TermType::Tuple => Shape::Other("tuple"),
-            TermType::Unknown => Shape::Other("unknown term"),
+            ErlNifTermType::ERL_NIF_TERM_TYPE_FUN => Shape::Other("fun"),
+            ErlNifTermType::ERL_NIF_TERM_TYPE_PORT => Shape::Other("port"),
+            ErlNifTermType::ERL_NIF_TERM_TYPE_REFERENCE => Shape::Other("reference"),
+            ErlNifTermType::ERL_NIF_TERM_TYPE_TUPLE => Shape::Other("tuple"),
+            _ => Shape::Other("unknown term"),
         }
     }
 
     fn entries(self) -> Self::Entries {
         Entries {
-            entries: map_iter::entries(self.term),
+            entries: map_iter::entries(self.as_term()),
             reading: self.reading,
         }
     }
@@ -211,7 +258,10 @@ impl<'a, 'r> InputTerm<'a> for VmTerm<'a, 'r> {
 
 /// Copies `term` into a `Value` for a schema at most `max_depth` containers deep.
 pub fn decode(term: Term, max_depth: usize) -> Result<Value, InputError> {
-    input::to_value(VmTerm::new(term, &Reading::new(usize::MAX)), max_depth)
+    input::to_value(
+        Reading::new(term.get_env(), usize::MAX).term(term),
+        max_depth,
+    )
 }
 
 /// [`decode`], giving up with `Ok(None)` as soon as it has looked at more than `soft_terms`
@@ -221,8 +271,8 @@ pub fn decode_bounded(
     max_depth: usize,
     soft_terms: usize,
 ) -> Result<Option<Value>, InputError> {
-    let reading = Reading::new(soft_terms);
-    let value = input::to_value(VmTerm::new(term, &reading), max_depth);
+    let reading = Reading::new(term.get_env(), soft_terms);
+    let value = input::to_value(reading.term(term), max_depth);
     if reading.past_soft_bound() {
         return Ok(None);
     }

@@ -15,7 +15,7 @@ use rustler::{Encoder, Env, Term, TermType};
 
 use crate::atoms;
 use crate::built;
-use crate::decode::{decode, list_length_upto, Reading, VmTerm};
+use crate::decode::{decode, list_length_upto, Reading};
 use crate::encode;
 use crate::map_iter;
 
@@ -83,8 +83,8 @@ fn build_report_nif<'a>(env: Env<'a>, node_info: Term<'a>) -> Term<'a> {
         return atoms::dirty().encode(env);
     }
     // Deeper down (e.g. one module with thousands of options) the reading itself stops.
-    let reading = Reading::new(NORMAL_MAX_TERMS);
-    let built = api::build_report_from(VmTerm::new(node_info, &reading));
+    let reading = Reading::new(env, NORMAL_MAX_TERMS);
+    let built = api::build_report_from(reading.term(node_info));
     if reading.past_soft_bound() {
         return atoms::dirty().encode(env);
     }
@@ -98,12 +98,8 @@ fn build_report_nif<'a>(env: Env<'a>, node_info: Term<'a>) -> Term<'a> {
 #[rustler::nif(schedule = "DirtyCpu")]
 fn build_report_dirty<'a>(env: Env<'a>, node_info: Term<'a>) -> Term<'a> {
     // A report this large is not kept: its sends go the full way, on a dirty scheduler.
-    let reading = Reading::new(usize::MAX);
-    answer(
-        env,
-        api::build_report_from(VmTerm::new(node_info, &reading)),
-        false,
-    )
+    let reading = Reading::new(env, usize::MAX);
+    answer(env, api::build_report_from(reading.term(node_info)), false)
 }
 
 #[rustler::nif(schedule = "DirtyCpu")]
