@@ -26,7 +26,7 @@ groups() ->
                  hanging_endpoint_times_out, cancel_stops_send, cancel_all_stops_sends,
                  overload_rejects_at_once, notify_other_pid, connection_refused,
                  configure_errors, built_report_sent_as_checked, built_report_new_options,
-                 altered_built_report_rechecked, large_node_built_dirty,
+                 altered_built_report_rechecked, large_node_built_dirty, many_distinct_atoms,
                  large_inputs_left_to_dirty_schedulers]}].
 
 init_per_suite(Config) ->
@@ -656,6 +656,25 @@ large_node_built_dirty(_Config) ->
     %% Errors are the same on both schedulers.
     BadBig = Big#{modules => [#{module => <<"mod_mam">>} | maps:get(modules, Big)]},
     ?assertMatch({error, {invalid_input, [modules, 1, module], _}}, ?NIF:build_report(BadBig)).
+
+%% More distinct atoms than the per-thread table of atom names holds (1,024 slots): names
+%% that share a slot replace each other during the reading, and every name read must still
+%% be right at the end (custom modules are counted by name, after all entries are read).
+many_distinct_atoms(_Config) ->
+    Names = [list_to_atom("mod_custom_" ++ integer_to_list(I)) || I <- lists:seq(1, 1500)],
+    Info = #{modules => [#{module => N, opts => #{N => N}} || N <- Names]
+                 ++ [#{module => N} || N <- lists:sublist(Names, 500)],
+             outgoing_pools => [rdbms | lists:sublist(Names, 100)]},
+    [begin
+         {ok, Events} = ?NIF:build_report(Info),
+         ?assertEqual([#{<<"value">> => 1500}], by_name(<<"custom_module_count">>, Events)),
+         ?assertEqual([#{<<"value">> => <<"rdbms">>}], by_name(<<"outgoing_pool">>, Events))
+     end || _ <- lists:seq(1, 3)],
+    %% On the caller's scheduler too (a small input, the same names in a warm table).
+    Small = #{modules => [#{module => N} || N <- lists:sublist(Names, 200)]},
+    ?assertMatch({ok, _}, ?NIF:build_report_nif(Small)),
+    {ok, SmallEvents} = ?NIF:build_report_nif(Small),
+    ?assertEqual([#{<<"value">> => 200}], by_name(<<"custom_module_count">>, SmallEvents)).
 
 %% The parts on the caller's scheduler give up early on large inputs, wherever the size is
 %% (a long list, one module with many options, long options), and the dirty part answers.

@@ -15,7 +15,7 @@ pub struct ImproperList;
 /// What one input term is, with a way into its contents.
 pub enum Shape<'a, T: InputTerm<'a>> {
     /// An atom's name (`true` and `false` included).
-    Atom(Atom),
+    Atom(&'a str),
     /// A binary's bytes (not necessarily UTF-8).
     Binary(&'a [u8]),
     /// An integer that fits in 64 bits.
@@ -66,7 +66,7 @@ impl<'a> InputTerm<'a> for &'a Value {
 
     fn shape(self) -> Shape<'a, Self> {
         match self {
-            Value::Atom(a) => Shape::Atom(a.clone()),
+            Value::Atom(a) => Shape::Atom(a.as_str()),
             Value::Binary(b) => Shape::Binary(b),
             Value::Int(n) => Shape::Int(*n),
             Value::Float(_) => Shape::Other("float"),
@@ -181,7 +181,7 @@ pub fn each_item<'a, T: InputTerm<'a>, R>(
 pub fn each_entry<'a, T: InputTerm<'a>>(
     v: T,
     budget: &mut ItemBudget,
-    mut read: impl FnMut(&Atom, T, &mut ItemBudget) -> Result<(), InputError>,
+    mut read: impl FnMut(&'a str, T, &mut ItemBudget) -> Result<(), InputError>,
 ) -> Result<(), InputError> {
     let Shape::Map(len) = v.shape() else {
         return Err(expected("a map", &v.shape()));
@@ -194,7 +194,7 @@ pub fn each_entry<'a, T: InputTerm<'a>>(
                 format!("map keys must be atoms, got {}", k.shape().kind()),
             ));
         };
-        read(&name, value, budget).map_err(|e| under(&key(&[], &name), e))?;
+        read(name, value, budget).map_err(|e| under(&key(&[], name), e))?;
     }
     Ok(())
 }
@@ -205,7 +205,7 @@ fn expected<'a, T: InputTerm<'a>>(what: &str, got: &Shape<'a, T>) -> InputError 
 }
 
 /// An atom's name.
-pub fn atom<'a, T: InputTerm<'a>>(v: T) -> Result<Atom, InputError> {
+pub fn atom<'a, T: InputTerm<'a>>(v: T) -> Result<&'a str, InputError> {
     match v.shape() {
         Shape::Atom(a) => Ok(a),
         other => Err(expected("an atom", &other)),
@@ -260,7 +260,7 @@ fn to_value_within<'a, T: InputTerm<'a>>(
         to_value_within(v, budget, depth_left - 1)
     };
     Ok(match v.shape() {
-        Shape::Atom(a) => Value::Atom(a),
+        Shape::Atom(a) => Value::Atom(Atom::from(a)),
         Shape::Binary(b) => {
             if b.len() > MAX_BINARY_BYTES {
                 return Err(InputError::new(

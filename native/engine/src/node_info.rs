@@ -4,7 +4,7 @@
 use crate::input::{
     self, atom, binary_text, each_entry, each_item, non_neg, InputTerm, ItemBudget, Shape,
 };
-use crate::value::{Atom, InputError, Value};
+use crate::value::{InputError, Value};
 
 /// Deepest nesting of a valid NodeInfo: map > modules list > entry map > opts map > value list.
 pub const NODE_INFO_MAX_DEPTH: usize = 5;
@@ -35,7 +35,7 @@ impl ConfigType {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OptScalar<'a> {
     /// An atom (its name).
-    Atom(Atom),
+    Atom(&'a str),
     /// A UTF-8 binary.
     Text(&'a str),
     /// An integer.
@@ -57,31 +57,31 @@ pub enum OptValue<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModuleEntry<'a> {
     /// The module's name.
-    pub module: Atom,
+    pub module: &'a str,
     /// Its reported options, in the input's order.
-    pub opts: Vec<(Atom, OptValue<'a>)>,
+    pub opts: Vec<(&'a str, OptValue<'a>)>,
 }
 
 /// TLS settings of a c2s listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListenerTls {
+pub struct ListenerTls<'a> {
     /// `tls`, `starttls`, `starttls_required`.
-    pub mode: Atom,
+    pub mode: &'a str,
     /// The TLS implementation, e.g. `just_tls`.
-    pub module: Atom,
+    pub module: &'a str,
 }
 
 /// A c2s listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct C2sListener {
+pub struct C2sListener<'a> {
     /// Transport protocol, e.g. `tcp`.
-    pub proto: Atom,
+    pub proto: &'a str,
     /// TLS settings, when configured.
-    pub tls: Option<ListenerTls>,
+    pub tls: Option<ListenerTls<'a>>,
 }
 
 /// Stanza totals by type name, in the input's order.
-pub type StanzaCounts = Vec<(Atom, i64)>;
+pub type StanzaCounts<'a> = Vec<(&'a str, i64)>;
 
 /// Everything `build_report/1` accepts; every field optional.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -103,15 +103,15 @@ pub struct NodeInfo<'a> {
     /// Loaded modules, one per (host type, module).
     pub modules: Vec<ModuleEntry<'a>>,
     /// HTTP handler modules of the HTTP listeners.
-    pub http_handlers: Vec<Atom>,
+    pub http_handlers: Vec<&'a str>,
     /// c2s listeners.
-    pub c2s_listeners: Vec<C2sListener>,
+    pub c2s_listeners: Vec<C2sListener<'a>>,
     /// Outgoing pool types, one per pool.
-    pub outgoing_pools: Vec<Atom>,
+    pub outgoing_pools: Vec<&'a str>,
     /// Current stanza totals; `None` when no instrumentation counts them.
-    pub stanza_counts: Option<StanzaCounts>,
+    pub stanza_counts: Option<StanzaCounts<'a>>,
     /// Totals of the previous report.
-    pub previous_stanza_counts: Option<StanzaCounts>,
+    pub previous_stanza_counts: Option<StanzaCounts<'a>>,
 }
 
 impl<'a> NodeInfo<'a> {
@@ -151,7 +151,7 @@ impl<'a> NodeInfo<'a> {
             }
             "component_count" => info.component_count = Some(non_neg(value)?),
             "config_type" => {
-                info.config_type = Some(match &*atom(value)? {
+                info.config_type = Some(match atom(value)? {
                     "toml" => ConfigType::Toml,
                     "cfg" => ConfigType::Cfg,
                     "unknown_config_type" => ConfigType::Unknown,
@@ -182,10 +182,10 @@ impl<'a> NodeInfo<'a> {
 fn read_counts<'a, T: InputTerm<'a>>(
     v: T,
     budget: &mut ItemBudget,
-) -> Result<StanzaCounts, InputError> {
+) -> Result<StanzaCounts<'a>, InputError> {
     let mut counts = Vec::new();
     each_entry(v, budget, |name, value, _| {
-        counts.push((name.clone(), non_neg(value)?));
+        counts.push((name, non_neg(value)?));
         Ok(())
     })?;
     Ok(counts)
@@ -205,10 +205,10 @@ fn read_module<'a, T: InputTerm<'a>>(
     let mut module = None;
     let mut opts = Vec::new();
     each_entry(item, budget, |name, value, budget| {
-        match &**name {
+        match name {
             "module" => module = Some(atom(value)?),
             "opts" => each_entry(value, budget, |opt, val, budget| {
-                opts.push((opt.clone(), read_opt_value(val, budget)?));
+                opts.push((opt, read_opt_value(val, budget)?));
                 Ok(())
             })?,
             _ => return Err(InputError::new(&[], "unknown key")),
@@ -238,10 +238,10 @@ fn read_opt_value<'a, T: InputTerm<'a>>(
 fn read_listener<'a, T: InputTerm<'a>>(
     item: T,
     budget: &mut ItemBudget,
-) -> Result<C2sListener, InputError> {
+) -> Result<C2sListener<'a>, InputError> {
     let (mut proto, mut tls) = (None, None);
     each_entry(item, budget, |name, value, budget| {
-        match &**name {
+        match name {
             "proto" => proto = Some(atom(value)?),
             "tls" => tls = Some(read_tls(value, budget)?),
             _ => return Err(InputError::new(&[], "unknown key")),
@@ -258,10 +258,10 @@ fn read_listener<'a, T: InputTerm<'a>>(
 fn read_tls<'a, T: InputTerm<'a>>(
     v: T,
     budget: &mut ItemBudget,
-) -> Result<ListenerTls, InputError> {
+) -> Result<ListenerTls<'a>, InputError> {
     let (mut mode, mut module) = (None, None);
     each_entry(v, budget, |name, value, _| {
-        match &**name {
+        match name {
             "mode" => mode = Some(atom(value)?),
             "module" => module = Some(atom(value)?),
             _ => return Err(InputError::new(&[], "unknown key")),
@@ -277,8 +277,8 @@ fn read_tls<'a, T: InputTerm<'a>>(
 /// One scalar option value, alone or as a list's item.
 fn read_scalar<'a, T: InputTerm<'a>>(v: T, in_list: bool) -> Result<OptScalar<'a>, InputError> {
     match v.shape() {
-        Shape::Atom(a) if !in_list && (&*a == "true" || &*a == "false") => {
-            Ok(OptScalar::Bool(&*a == "true"))
+        Shape::Atom(a) if !in_list && (a == "true" || a == "false") => {
+            Ok(OptScalar::Bool(a == "true"))
         }
         Shape::Atom(a) => Ok(OptScalar::Atom(a)),
         Shape::Binary(b) => Ok(OptScalar::Text(input::utf8(b)?)),

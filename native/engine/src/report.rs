@@ -63,10 +63,10 @@ fn module_events(info: &NodeInfo, events: &mut Vec<Event>) -> i64 {
     // event's params.
     let mut choices: Vec<(&'static str, &'static str)> = Vec::new();
     for entry in &info.modules {
-        let module = match privacy::word_of(&entry.module) {
+        let module = match privacy::word_of(entry.module) {
             Some((module, lists)) if lists.meets(Lists::KNOWN_MODULES) => (module, lists),
             _ => {
-                custom.push(&entry.module);
+                custom.push(entry.module);
                 continue;
             }
         };
@@ -222,7 +222,7 @@ fn transport_event(info: &NodeInfo) -> Event {
     let c2s = info
         .c2s_listeners
         .iter()
-        .filter_map(|l| privacy::on_list(Lists::C2S_TRANSPORTS, &l.proto));
+        .filter_map(|l| privacy::on_list(Lists::C2S_TRANSPORTS, l.proto));
     enabled_event("transport_mechanism", http.chain(c2s))
 }
 
@@ -235,8 +235,8 @@ fn tls_events(info: &NodeInfo, events: &mut Vec<Event>) {
         .filter_map(|l| l.tls.as_ref())
         .filter_map(|t| {
             Some((
-                privacy::on_list(Lists::TLS_MODES, &t.mode)?,
-                privacy::on_list(Lists::TLS_MODULES, &t.module)?,
+                privacy::on_list(Lists::TLS_MODES, t.mode)?,
+                privacy::on_list(Lists::TLS_MODULES, t.module)?,
             ))
         })
         .collect();
@@ -254,7 +254,7 @@ fn tls_events(info: &NodeInfo, events: &mut Vec<Event>) {
 /// it went down (the node restarted).
 fn stanza_events(counts: &StanzaCounts, previous: Option<&StanzaCounts>, events: &mut Vec<Event>) {
     let lookup =
-        |set: &StanzaCounts, name: &str| set.iter().find(|(n, _)| &**n == name).map(|(_, v)| *v);
+        |set: &StanzaCounts, name: &str| set.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
     events.extend(privacy::STANZA_TYPES.iter().filter_map(|t| {
         let total = lookup(counts, t)?;
         let increment = match previous.and_then(|p| lookup(p, t)) {

@@ -48,6 +48,8 @@ impl Hasher for WordHasher {
 #[derive(Default)]
 struct AtomCache {
     slots: Vec<Option<(ErlNifTerm, Atom)>>,
+    /// Names replaced during the current reading: the reader may still hold them.
+    retired: Vec<Atom>,
 }
 
 /// Slots of a table (a node's input has a few hundred distinct atoms).
@@ -55,8 +57,9 @@ const ATOM_SLOTS: usize = 1_024;
 
 impl AtomCache {
     /// An atom's name: a word the engine knows is its own `'static` copy; any other name is
-    /// read from the VM once and shared after that.
-    fn name(&mut self, term: Term) -> Option<Atom> {
+    /// read from the VM once and kept. The text stays where it is until the reading ends
+    /// (a replaced name is retired, not dropped): see [`Reading::atom_name`].
+    fn name(&mut self, term: Term) -> Option<&str> {
         let word = term.as_c_arg();
         if self.slots.is_empty() {
             self.slots.resize(ATOM_SLOTS, None);
@@ -64,14 +67,13 @@ impl AtomCache {
         let mut hasher = WordHasher::default();
         word.hash(&mut hasher);
         let slot = &mut self.slots[hasher.finish() as usize % ATOM_SLOTS];
-        if let Some((w, name)) = slot {
-            if *w == word {
-                return Some(name.clone());
+        if !matches!(slot, Some((w, _)) if *w == word) {
+            let name = Atom::from(term.atom_to_string().ok()?);
+            if let Some((_, old)) = slot.replace((word, name)) {
+                self.retired.push(old);
             }
         }
-        let name = Atom::from(term.atom_to_string().ok()?);
-        *slot = Some((word, name.clone()));
-        Some(name)
+        slot.as_ref().map(|(_, name)| name.as_str())
     }
 }
 
@@ -92,7 +94,9 @@ pub struct Reading<'a> {
 
 impl Drop for Reading<'_> {
     fn drop(&mut self) {
-        let atoms = self.atoms.take();
+        // No name handed out by this reading is held any more.
+        let mut atoms = self.atoms.take();
+        atoms.retired.clear();
         ATOMS.with(|cache| *cache.borrow_mut() = atoms);
     }
 }
@@ -125,6 +129,16 @@ impl<'a> Reading<'a> {
 
     fn env(&self) -> *mut ErlNifEnv {
         self.env.as_c_arg()
+    }
+
+    /// An atom's name, borrowed for as long as this reading lasts.
+    fn atom_name(&self, term: Term) -> Option<&str> {
+        let mut atoms = self.atoms.borrow_mut();
+        let name: *const str = atoms.name(term)?;
+        // SAFETY: the text is a `'static` word or lives in an `Arc` that the cache keeps until
+        // this reading drops: a slot's name is only ever replaced by moving it to `retired`,
+        // which is cleared in `drop`, and moving an `Arc` does not move its text.
+        Some(unsafe { &*name })
     }
 }
 
@@ -189,11 +203,12 @@ impl<'a, 'r> Iterator for Entries<'a, 'r> {
     }
 }
 
-impl<'a, 'r> InputTerm<'a> for VmTerm<'a, 'r> {
+/// Read for as long as the reading lasts (`'r`): atom names are borrowed from it.
+impl<'a: 'r, 'r> InputTerm<'r> for VmTerm<'a, 'r> {
     type Items = Cells<'a, 'r>;
     type Entries = Entries<'a, 'r>;
 
-    fn shape(self) -> Shape<'a, Self> {
+    fn shape(self) -> Shape<'r, Self> {
         let VmTerm { raw, reading } = self;
         reading.terms.set(reading.terms.get() + 1);
         if reading.past_soft_bound() {
@@ -204,12 +219,10 @@ impl<'a, 'r> InputTerm<'a> for VmTerm<'a, 'r> {
         // SAFETY (every call below): `raw` is a term of `env`; out-parameters are only read
         // when the call succeeds.
         match unsafe { enif_term_type(env, raw) } {
-            ErlNifTermType::ERL_NIF_TERM_TYPE_ATOM => {
-                match reading.atoms.borrow_mut().name(self.as_term()) {
-                    Some(name) => Shape::Atom(name),
-                    None => Shape::Other("atom"),
-                }
-            }
+            ErlNifTermType::ERL_NIF_TERM_TYPE_ATOM => match reading.atom_name(self.as_term()) {
+                Some(name) => Shape::Atom(name),
+                None => Shape::Other("atom"),
+            },
             ErlNifTermType::ERL_NIF_TERM_TYPE_BITSTRING => {
                 let mut bin = MaybeUninit::<ErlNifBinary>::uninit();
                 if unsafe { enif_inspect_binary(env, raw, bin.as_mut_ptr()) } == 0 {
