@@ -4,6 +4,8 @@
 use crate::input::{
     self, atom, binary_text, each_entry, each_item, non_neg, InputTerm, ItemBudget, Shape,
 };
+use std::ops::Range;
+
 use crate::value::{InputError, Value};
 
 /// Deepest nesting of a valid NodeInfo: map > modules list > entry map > opts map > value list.
@@ -58,8 +60,8 @@ pub enum OptValue<'a> {
 pub struct ModuleEntry<'a> {
     /// The module's name.
     pub module: &'a str,
-    /// Its reported options, in the input's order.
-    pub opts: Vec<(&'a str, OptValue<'a>)>,
+    /// Where its reported options are in [`NodeInfo::module_opts`], in the input's order.
+    pub opts: Range<usize>,
 }
 
 /// TLS settings of a c2s listener.
@@ -102,6 +104,8 @@ pub struct NodeInfo<'a> {
     pub domain_count: Option<i64>,
     /// Loaded modules, one per (host type, module).
     pub modules: Vec<ModuleEntry<'a>>,
+    /// The options of every module entry, one after another (one allocation for all).
+    pub module_opts: Vec<(&'a str, OptValue<'a>)>,
     /// HTTP handler modules of the HTTP listeners.
     pub http_handlers: Vec<&'a str>,
     /// c2s listeners.
@@ -165,7 +169,10 @@ impl<'a> NodeInfo<'a> {
             }
             "host_type_count" => info.host_type_count = Some(non_neg(value)?),
             "domain_count" => info.domain_count = Some(non_neg(value)?),
-            "modules" => info.modules = each_item(value, budget, read_module)?,
+            "modules" => {
+                let opts = &mut info.module_opts;
+                info.modules = each_item(value, budget, |v, b| read_module(v, b, opts))?
+            }
             "http_handlers" => info.http_handlers = each_item(value, budget, |v, _| atom(v))?,
             "c2s_listeners" => info.c2s_listeners = each_item(value, budget, read_listener)?,
             "outgoing_pools" => info.outgoing_pools = each_item(value, budget, |v, _| atom(v))?,
@@ -196,14 +203,15 @@ fn required<V>(v: Option<V>, name: &str) -> Result<V, InputError> {
     v.ok_or_else(|| InputError::new(&[], format!("missing required key {name}")))
 }
 
-/// One module entry; error paths are relative to the entry. Paths are built only on error:
-/// this runs for each of up to thousands of entries.
+/// One module entry, its options appended to `opts`; error paths are relative to the entry.
+/// Paths are built only on error: this runs for each of up to thousands of entries.
 fn read_module<'a, T: InputTerm<'a>>(
     item: T,
     budget: &mut ItemBudget,
+    opts: &mut Vec<(&'a str, OptValue<'a>)>,
 ) -> Result<ModuleEntry<'a>, InputError> {
     let mut module = None;
-    let mut opts = Vec::new();
+    let start = opts.len();
     each_entry(item, budget, |name, value, budget| {
         match name {
             "module" => module = Some(atom(value)?),
@@ -217,7 +225,7 @@ fn read_module<'a, T: InputTerm<'a>>(
     })?;
     Ok(ModuleEntry {
         module: required(module, "module")?,
-        opts,
+        opts: start..opts.len(),
     })
 }
 

@@ -71,7 +71,7 @@ fn module_events(info: &NodeInfo, events: &mut Vec<Event>) -> i64 {
             }
         };
         choices.clear();
-        for (name, value) in &entry.opts {
+        for (name, value) in &info.module_opts[entry.opts.clone()] {
             let Some((name, allowed)) = privacy::option_spec_for(module.1, module.0, name) else {
                 continue; // an option name off the allowlist is dropped
             };
