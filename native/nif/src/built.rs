@@ -1,13 +1,13 @@
 //! The reports this VM's `build_report/1` produced lately, so that `send_report/2` can
 //! recognise them. Events that match a report built here exactly (the same events, names,
-//! params and values, as binaries and integers) are what build_report produced and checked,
-//! so sending them skips the re-check and the encoding of every event: the send only compares
-//! them and reads its options. Any other events are decoded and checked in full, as before.
-//! This is the service's own pattern: build, then send.
+//! params and values, as binaries and integers) are what build_report produced, so sending
+//! them decodes nothing: the report is checked and encoded once, before its first send, and
+//! each send only compares the events and reads its options. Any other events are decoded
+//! and checked in full. This is the service's own pattern: build, then send.
 //!
-//! The first send of a report compares the events term with the built events, item by item,
-//! and keeps a copy of the term; later sends compare with that copy in one VM call
-//! (`enif_is_identical`, about three times cheaper). The plan of the last send of each report
+//! The first two sends of a report compare the events term with the built events, item by
+//! item; the second keeps a copy of the term, and later sends compare with that copy in one
+//! VM call (`enif_is_identical`, about three times cheaper). The plan of the last send of each report
 //! is kept too, with a copy of its options: the same options again (e.g. every send of a
 //! flood) reuse it, bodies shared, nothing re-read. build_report itself copies nothing.
 
@@ -47,8 +47,9 @@ struct BuiltReport {
     /// Encoded on the first send, once; `None` if an event does not fit in a request (not
     /// possible for built events, but then the full path reports it).
     encoded: OnceCell<Option<Arc<EncodedEvents>>>,
-    /// A copy of the events term of a send that matched, for cheaper comparisons.
-    term: Mutex<Option<KeptTerm>>,
+    /// What later sends compare with: after a second send that matched, a copy of its events
+    /// term.
+    term: Mutex<Kept>,
     /// The last send's options (a copy) and the plan made from them.
     last_plan: Mutex<Option<LastPlan>>,
 }
@@ -56,6 +57,16 @@ struct BuiltReport {
 struct KeptTerm {
     env: OwnedEnv,
     term: SavedTerm,
+}
+
+/// How far the sends of a built report went.
+enum Kept {
+    /// Not sent yet.
+    Nothing,
+    /// Sent once, matched item by item.
+    Matched,
+    /// Sent twice or more: a copy of the events term, compared in one VM call.
+    Term(KeptTerm),
 }
 
 impl KeptTerm {
@@ -75,12 +86,18 @@ impl BuiltReport {
     /// Whether `list` is this report, as build_report returned it.
     fn is(&self, list: Term) -> bool {
         let mut kept = lock(&self.term);
-        if let Some(kept) = &*kept {
-            return kept.is(list);
+        match &*kept {
+            Kept::Term(term) => return term.is(list),
+            Kept::Nothing | Kept::Matched => {}
         }
         let matches = list_matches(list, &self.events);
         if matches {
-            *kept = Some(KeptTerm::new(list));
+            // The copy pays off from the third send of a report on: the service sends each
+            // report once, so only a report sent twice is copied.
+            *kept = match *kept {
+                Kept::Nothing => Kept::Matched,
+                _ => Kept::Term(KeptTerm::new(list)),
+            };
         }
         matches
     }
@@ -105,7 +122,7 @@ pub fn remember(events: Vec<Event>) {
     let report = Arc::new(BuiltReport {
         events,
         encoded: OnceCell::new(),
-        term: Mutex::new(None),
+        term: Mutex::new(Kept::Nothing),
         last_plan: Mutex::new(None),
     });
     let mut recent = lock(&RECENT);
@@ -133,8 +150,8 @@ pub fn plan_send(events: Term, opts: Term) -> Option<Result<SendPlan, InputError
             return Some(Ok(last.plan.clone()));
         }
     }
-    // Checked again once per report, before its first send, as a send of any events is:
-    // build_report checked them too, but a send must not rely on that alone.
+    // Checked once per report, before its first send, as a send of any events is: the events
+    // come from the allowlists alone, but a send must not rely on that.
     let encoded = report
         .encoded
         .get_or_init(|| {
