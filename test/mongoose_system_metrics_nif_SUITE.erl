@@ -537,6 +537,8 @@ module_answers_without_library(Config) ->
         ?assertMatch({error, {nif_not_loaded, _}}, peer:call(Peer, ?NIF, build_report, [#{}])),
         ?assertMatch({error, {nif_not_loaded, _}}, peer:call(Peer, ?NIF, send_report, [[], #{}])),
         ?assertMatch({error, {nif_not_loaded, _}}, peer:call(Peer, ?NIF, cancel_all, [])),
+        ?assertMatch({error, {nif_not_loaded, _}},
+                     peer:call(Peer, ?NIF, build_report_normal, [#{}])),
         ?assertNotEqual(none, peer:call(Peer, ?NIF, load_error, []))
     after
         peer:stop(Peer)
@@ -657,6 +659,8 @@ large_node_built_dirty(_Config) ->
     ?assert(erts_debug:size(Events) * 10 < erts_debug:flat_size(Events)),
     ?assertEqual(Events, binary_to_term(term_to_binary(Events))),
     ?assertEqual({ok, Events}, ?NIF:build_report_dirty(Big)),
+    %% The benchmarks' variant builds the same on the caller's scheduler.
+    ?assertEqual({ok, Events}, ?NIF:build_report_normal(Big)),
     ?assertMatch({ok, _}, ?NIF:build_report_nif(node_info())),
     ?assertEqual(?NIF:build_report_nif(node_info()), ?NIF:build_report_dirty(node_info())),
     %% Errors are the same on both schedulers.

@@ -29,8 +29,10 @@
 %% The native functions behind build_report/1 and send_report/2: a first one runs on the
 %% caller's scheduler and answers `dirty' when the work is too large for it (a very large
 %% node; events this VM did not build, which must be decoded and checked in full); the
-%% second one then runs on a dirty CPU scheduler.
--export([build_report_nif/1, build_report_dirty/1, send_report_nif/2, send_report_dirty/2]).
+%% second one then runs on a dirty CPU scheduler. build_report_normal/1 is for benchmarks
+%% only: it builds on the caller's scheduler whatever the size (the service never calls it).
+-export([build_report_nif/1, build_report_dirty/1, send_report_nif/2, send_report_dirty/2,
+         build_report_normal/1]).
 
 -export_type([node_info/0, event/0, request/0, send_opts/0, path/0,
               input_error/0, tracking_result/0, send_error_reason/0]).
@@ -146,6 +148,12 @@ build_report_nif(_NodeInfo) -> not_loaded().
 %% @private build_report/1 on a dirty CPU scheduler.
 -spec build_report_dirty(node_info()) -> {ok, [event()]} | {error, input_error() | nif_error()}.
 build_report_dirty(_NodeInfo) -> not_loaded().
+
+%% @private build_report/1 on the caller's scheduler whatever the size, up to the input
+%% limits: for benchmarks, which measure what a large node costs there. Not for nodes.
+-spec build_report_normal(node_info()) ->
+          {ok, [event()]} | {error, input_error() | nif_error()}.
+build_report_normal(_NodeInfo) -> not_loaded().
 
 %% @private send_report/2 on the caller's scheduler for a report this VM built, or `dirty'.
 -spec send_report_nif([event()], send_opts()) ->
