@@ -1,10 +1,11 @@
 //! The reporting engine of mongoose_system_metrics.
 //!
-//! MongooseIM's node facts come in as a generic [`value::Value`] tree (decoded from Erlang
-//! terms by the NIF crate), are checked against the input schema ([`node_info`]), turned into
-//! GA4 events under the privacy rules ([`report`], [`privacy`], [`ga4`]), planned into HTTP
-//! requests ([`plan`]) and sent on a Tokio runtime with bounded retries ([`sender`],
-//! [`dispatch`]). Nothing here depends on rustler, so `cargo test` covers all of it.
+//! MongooseIM's node facts are read straight from the input term (any [`input::InputTerm`]:
+//! the NIF crate's view of the VM's terms, or a [`value::Value`] tree) against the input
+//! schema ([`node_info`]), turned into GA4 events under the privacy rules ([`report`],
+//! [`privacy`], [`ga4`]), planned into HTTP requests ([`plan`]) and sent on a Tokio runtime
+//! with bounded retries ([`sender`], [`dispatch`]). Events and send options are read from a
+//! [`value::Value`] copy. Nothing here depends on rustler, so `cargo test` covers all of it.
 
 pub mod api;
 pub mod client;
