@@ -6,9 +6,11 @@
 //! [`MAX_BLOCKING_THREADS`] threads (client building, DNS), all named [`THREAD_NAME`].
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use futures_util::FutureExt;
 use once_cell::sync::OnceCell;
 use thiserror::Error;
 use tokio::runtime::Runtime;
@@ -131,21 +133,21 @@ impl Dispatcher {
         };
         let clients = self.clients.clone();
         let panic = self.panic_next.swap(false, Ordering::AcqRel);
-        let inner_cancel = cancel.clone();
-        let inner = async move {
-            if panic {
-                panic!("test-injected panic in a send task");
-            }
-            sender::execute(plan, &clients, inner_cancel).await
-        };
+        // One task per send: a panic inside it is caught where it happens, not by a second
+        // task's join handle.
         runtime.spawn(async move {
-            // Aborting the outer task (runtime shutdown) drops the completion, which still
-            // answers; the inner task is stopped through the token.
-            let _stop_inner = cancel.clone().drop_guard();
-            let results = match tokio::spawn(inner).await {
+            // Dropping this task (runtime shutdown) drops the completion, which still
+            // answers, and cancels the send's token.
+            let _stop = cancel.clone().drop_guard();
+            let send = async move {
+                if panic {
+                    panic!("test-injected panic in a send task");
+                }
+                sender::execute(plan, &clients, cancel).await
+            };
+            let results = match AssertUnwindSafe(send).catch_unwind().await {
                 Ok(results) => results,
-                Err(e) if e.is_panic() => completion.fallback.results(SendError::Internal),
-                Err(_) => completion.fallback.results(SendError::Cancelled),
+                Err(_) => completion.fallback.results(SendError::Internal),
             };
             completion.finish(results);
         });

@@ -10,9 +10,11 @@
 //! form is ever shown.
 
 use std::error::Error as StdError;
-use std::sync::Arc;
+use std::panic::AssertUnwindSafe;
 use std::time::{Duration, SystemTime};
 
+use futures_util::future::join_all;
+use futures_util::FutureExt;
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use serde_json::Value as Json;
 use tokio_util::sync::CancellationToken;
@@ -64,24 +66,22 @@ pub async fn execute(
         None
     };
 
-    // Dropping this future (e.g. the task is aborted) cancels the per-tracking-id tasks too.
+    // Dropping this future (e.g. the task is aborted) cancels every tracking id's part.
     let local = cancel.child_token();
     let _stop_children = local.clone().drop_guard();
-    let shared = Arc::new(Shared {
+    let shared = Shared {
         client,
         timeout: plan.timeout,
         policy: RetryPolicy::new(plan.max_retries),
         validate,
-    });
-    let mut handles = Vec::with_capacity(plan.trackings.len());
-    for tracking in plan.trackings {
-        let planned = (tracking.tracking_id.clone(), tracking.requests.len());
-        let task = send_tracking(shared.clone(), tracking, local.clone());
-        handles.push((planned, tokio::spawn(task)));
-    }
-    let mut results = Vec::with_capacity(handles.len());
-    for ((tracking_id, batches), handle) in handles {
-        results.push(match handle.await {
+    };
+    // The tracking ids run side by side within this task (no task of their own to spawn);
+    // a panic in one is that tracking id's `Internal` error.
+    let (shared, local) = (&shared, &local);
+    let parts = plan.trackings.into_iter().map(|tracking| async move {
+        let (tracking_id, batches) = (tracking.tracking_id.clone(), tracking.requests.len());
+        let sent = AssertUnwindSafe(send_tracking(shared, tracking, local.clone()));
+        match sent.catch_unwind().await {
             Ok(result) => result,
             Err(_) => TrackingResult {
                 tracking_id,
@@ -95,9 +95,9 @@ pub async fn execute(
                 events: 0,
                 validation_messages: validate.then(Vec::new),
             },
-        });
-    }
-    results
+        }
+    });
+    join_all(parts).await
 }
 
 /// One result per tracking id of `plan`, all failed with `error`, nothing sent.
@@ -125,7 +125,7 @@ struct Shared {
 
 /// The batches of one tracking id, in order, with retries.
 async fn send_tracking(
-    shared: Arc<Shared>,
+    shared: &Shared,
     tracking: TrackingPlan,
     cancel: CancellationToken,
 ) -> TrackingResult {
