@@ -247,19 +247,7 @@ pub(crate) mod read {
         }))
     }
 
-    /// Appends a key to a path.
-    pub fn key(path: &[PathElem], k: &str) -> Path {
-        let mut p = path.to_vec();
-        p.push(PathElem::Key(k.to_string()));
-        p
-    }
-
-    /// Appends a 0-based list index to a path, as a 1-based position.
-    pub fn index(path: &[PathElem], i: usize) -> Path {
-        let mut p = path.to_vec();
-        p.push(PathElem::Index(i + 1));
-        p
-    }
+    pub use crate::input::{index, key};
 
     /// A proper list.
     pub fn list<'a>(v: &'a Value, path: &[PathElem]) -> Result<&'a [Value], InputError> {
