@@ -1,15 +1,14 @@
 //! The node's facts as MongooseIM's collector hands them over (`build_report/1`'s input),
-//! read in one pass from any [`InputTerm`]: binaries are borrowed, atom names shared.
+//! read in one pass from any [`InputTerm`]: binaries and atom names are borrowed, nothing is
+//! copied. The reader goes no deeper than the schema (map > modules list > entry map > opts
+//! map > value list), so a hostile nesting is an error at the first level that is not in it.
+
+use std::ops::Range;
 
 use crate::input::{
     self, atom, binary_text, each_entry, each_item, non_neg, InputTerm, ItemBudget, Shape,
 };
-use std::ops::Range;
-
 use crate::value::{InputError, Value};
-
-/// Deepest nesting of a valid NodeInfo: map > modules list > entry map > opts map > value list.
-pub const NODE_INFO_MAX_DEPTH: usize = 5;
 
 /// How the node was configured (the extension of its config file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
