@@ -701,6 +701,12 @@ large_inputs_left_to_dirty_schedulers(Config) ->
     Wide = maps:from_list([{I, x} || I <- lists:seq(1, 100000)]),
     ?assertEqual(dirty, ?NIF:build_report_nif(Wide)),
     ?assertMatch({error, {invalid_input, [], _}}, ?NIF:build_report(Wide)),
+    %% A long list one level down (the first measure sees one module): the reading stops at
+    %% its bound, within the list, and the dirty part reads it all.
+    LongOpt = #{modules => [#{module => mod_acme, opts => #{backend => lists:duplicate(9990, x)}}]},
+    ?assertEqual(dirty, ?NIF:build_report_nif(LongOpt)),
+    {ok, LongOptEvents} = ?NIF:build_report(LongOpt),
+    ?assertEqual([#{<<"value">> => 1}], by_name(<<"custom_module_count">>, LongOptEvents)),
     Long = #{outgoing_pools => lists:duplicate(200000, rdbms)},
     ?assertEqual(dirty, ?NIF:build_report_nif(Long)),
     ?assertMatch({error, {invalid_input, [outgoing_pools], _}}, ?NIF:build_report(Long)),
@@ -709,7 +715,7 @@ large_inputs_left_to_dirty_schedulers(Config) ->
     ?assertMatch({error, {invalid_input, [events], _}}, ?NIF:send_report(LongEvents, Opts)),
     %% A report built here, with options too long for the caller's scheduler.
     {ok, Events} = ?NIF:build_report(node_info()),
-    LongId = Opts#{client_id => lists:duplicate(2000, $a)},
+    LongId = Opts#{client_id => lists:duplicate(9000, $a)},
     ?assertEqual(dirty, ?NIF:send_report_nif(Events, LongId)),
     ?assertMatch({error, {invalid_input, [opts, client_id], _}},
                  ?NIF:send_report(Events, LongId)),

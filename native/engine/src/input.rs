@@ -1,5 +1,5 @@
 //! The view of an input term that the NodeInfo reader walks. The NIF implements
-//! [`InputTerm`] for the VM's own terms, so a NodeInfo is read in one pass with no copy of
+//! [`InputTerm`] for the VM's own terms, so a NodeInfo is read in place with no copy of
 //! the input; [`Value`] implements it for tests and other callers.
 //!
 //! The reader never goes deeper than its schema, so depth needs no budget of its own; the
@@ -240,6 +240,10 @@ pub fn utf8(b: &[u8]) -> Result<&str, InputError> {
     std::str::from_utf8(b).map_err(|_| InputError::new(&[], "binary is not valid UTF-8"))
 }
 
+/// Most items a copied list or map reserves room for at once: a reader may stop early (the
+/// NIF's soft bound), so a large container's room is grown as it is filled.
+const PREALLOCATED_ITEMS: usize = 256;
+
 /// Copies any input term into a [`Value`] tree under the input limits: at most
 /// [`MAX_ITEMS`] list items and map entries in all, containers at most `max_depth` deep,
 /// binaries of at most [`MAX_BINARY_BYTES`]. Improper lists and terms the engine does not
@@ -280,7 +284,7 @@ fn to_value_within<'a, T: InputTerm<'a>>(
                 Err(e) if e.reason == "improper list" => return Ok(Value::Other("improper list")),
                 other => other?,
             };
-            let mut out = Vec::with_capacity(len);
+            let mut out = Vec::with_capacity(len.min(PREALLOCATED_ITEMS));
             for (i, item) in items.enumerate() {
                 let Ok(item) = item else {
                     return Ok(Value::Other("improper list"));
@@ -291,7 +295,7 @@ fn to_value_within<'a, T: InputTerm<'a>>(
         }
         Shape::Map(len) => {
             budget.take(&[], len)?;
-            let mut out = Vec::with_capacity(len);
+            let mut out = Vec::with_capacity(len.min(PREALLOCATED_ITEMS));
             for (i, (k, v)) in v.entries().enumerate() {
                 let key = deeper(budget, k)?;
                 // The key's path element is built only on error (it is a copy of the key).

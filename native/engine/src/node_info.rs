@@ -1,5 +1,5 @@
 //! The node's facts as MongooseIM's collector hands them over (`build_report/1`'s input),
-//! read in one pass from any [`InputTerm`]: binaries and atom names are borrowed, nothing is
+//! read in place from any [`InputTerm`]: binaries and atom names are borrowed, nothing is
 //! copied. The reader goes no deeper than the schema (map > modules list > entry map > opts
 //! map > value list), so a hostile nesting is an error at the first level that is not in it.
 

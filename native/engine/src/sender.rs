@@ -115,7 +115,7 @@ pub fn failed_results(plan: &SendPlan, error: SendError) -> Vec<TrackingResult> 
         .collect()
 }
 
-/// What the tasks of one send share.
+/// What the tracking ids of one send share.
 struct Shared {
     client: Option<reqwest::Client>,
     timeout: Duration,

@@ -37,9 +37,9 @@ const KEPT: usize = 2;
 /// params, a kept report is also within the full path's 10,000-item input limit.
 const MAX_KEPT_EVENTS: usize = 300;
 
-/// Most terms of the options read on the caller's scheduler (a client id, a URL and a few
-/// tracking ids are a few dozen, a few hundred given as strings).
-const MAX_OPTION_TERMS: usize = 1_000;
+/// Most steps (see `Reading`) to read the options on the caller's scheduler: ordinary
+/// options take under 100, a few hundred characters given as strings about 1,000.
+const MAX_OPTION_STEPS: usize = 2_000;
 
 /// One report built here.
 struct BuiltReport {
@@ -163,7 +163,7 @@ pub fn plan_send(events: Term, opts: Term) -> Option<Result<SendPlan, InputError
         .clone()?;
     // Options of ordinary size are read here; larger ones go the full way, on a dirty
     // scheduler.
-    let plan = match decode_bounded(opts, OPTIONS_MAX_DEPTH, MAX_OPTION_TERMS) {
+    let plan = match decode_bounded(opts, OPTIONS_MAX_DEPTH, MAX_OPTION_STEPS) {
         Ok(Some(opts)) => api::plan_send_encoded(&encoded, &opts),
         Ok(None) => return None,
         Err(e) => Err(api::in_arg("opts")(e)),

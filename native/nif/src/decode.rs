@@ -17,7 +17,7 @@ use rustler::sys::{
 };
 use rustler::{Env, LocalPid, Term};
 
-/// Hashes machine words: a text's address and length. Keys come from the VM and the engine, not from the input's
+/// Hashes machine words: an atom's term word, or a text's address and length. Keys come from the VM and the engine, not from the input's
 /// content, and one call holds at most `MAX_ITEMS` of them: a multiplicative hash is enough.
 #[derive(Default)]
 pub(crate) struct WordHasher(u64);
@@ -81,13 +81,14 @@ thread_local! {
     static ATOMS: RefCell<AtomCache> = RefCell::new(AtomCache::default());
 }
 
-/// One reading of an input: its environment, the terms looked at so far against a soft
-/// bound (a caller on a normal scheduler hands larger inputs to a dirty one), and this
-/// thread's atom names.
+/// One reading of an input: its environment, the steps taken so far against a soft bound (a
+/// caller on a normal scheduler hands larger inputs to a dirty one), and this thread's atom
+/// names. A step is one term looked at, one list cell or one map entry walked: past the
+/// bound every walk ends at once, whatever the input's size.
 pub struct Reading<'a> {
     env: Env<'a>,
-    terms: Cell<usize>,
-    soft_terms: usize,
+    steps: Cell<usize>,
+    soft_steps: usize,
     /// This thread's atom names, taken for the call (put back on drop).
     atoms: RefCell<AtomCache>,
 }
@@ -102,13 +103,13 @@ impl Drop for Reading<'_> {
 }
 
 impl<'a> Reading<'a> {
-    /// A reading of terms of `env` that gives up past `soft_terms` terms (`usize::MAX`:
+    /// A reading of terms of `env` that gives up past `soft_steps` steps (`usize::MAX`:
     /// never).
-    pub fn new(env: Env<'a>, soft_terms: usize) -> Self {
+    pub fn new(env: Env<'a>, soft_steps: usize) -> Self {
         Reading {
             env,
-            terms: Cell::new(0),
-            soft_terms,
+            steps: Cell::new(0),
+            soft_steps,
             atoms: RefCell::new(ATOMS.with(RefCell::take)),
         }
     }
@@ -116,7 +117,13 @@ impl<'a> Reading<'a> {
     /// Whether the input held more than the soft bound: whatever the read returned, the work
     /// is to be redone where it may take longer.
     pub fn past_soft_bound(&self) -> bool {
-        self.terms.get() > self.soft_terms
+        self.steps.get() > self.soft_steps
+    }
+
+    /// Counts one step; false once past the soft bound.
+    fn step(&self) -> bool {
+        self.steps.set(self.steps.get().saturating_add(1));
+        !self.past_soft_bound()
     }
 
     /// `term` (of this reading's environment), to read.
@@ -168,6 +175,9 @@ impl<'a, 'r> Iterator for Cells<'a, 'r> {
     type Item = Result<VmTerm<'a, 'r>, ImproperList>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if !self.reading.step() {
+            return None; // past the soft bound: the walk ends here
+        }
         let tail = self.tail.take()?;
         let env = self.reading.env();
         let (mut head, mut rest) = (ErlNifTerm::default(), ErlNifTerm::default());
@@ -198,6 +208,9 @@ impl<'a, 'r> Iterator for Entries<'a, 'r> {
     type Item = (VmTerm<'a, 'r>, VmTerm<'a, 'r>);
 
     fn next(&mut self) -> Option<Self::Item> {
+        if !self.reading.step() {
+            return None; // past the soft bound: the walk ends here
+        }
         let (k, v) = self.entries.as_mut()?.next()?;
         Some((self.reading.term(k), self.reading.term(v)))
     }
@@ -210,8 +223,7 @@ impl<'a: 'r, 'r> InputTerm<'r> for VmTerm<'a, 'r> {
 
     fn shape(self) -> Shape<'r, Self> {
         let VmTerm { raw, reading } = self;
-        reading.terms.set(reading.terms.get() + 1);
-        if reading.past_soft_bound() {
+        if !reading.step() {
             // Stop reading: the result is dropped and the work redone elsewhere.
             return Shape::Other("input past the soft bound");
         }
@@ -277,14 +289,14 @@ pub fn decode(term: Term, max_depth: usize) -> Result<Value, InputError> {
     )
 }
 
-/// [`decode`], giving up with `Ok(None)` as soon as it has looked at more than `soft_terms`
-/// terms: the work is then left to a dirty scheduler.
+/// [`decode`], giving up with `Ok(None)` as soon as it has taken more than `soft_steps`
+/// steps (see [`Reading`]): the work is then left to a dirty scheduler.
 pub fn decode_bounded(
     term: Term,
     max_depth: usize,
-    soft_terms: usize,
+    soft_steps: usize,
 ) -> Result<Option<Value>, InputError> {
-    let reading = Reading::new(term.get_env(), soft_terms);
+    let reading = Reading::new(term.get_env(), soft_steps);
     let value = input::to_value(reading.term(term), max_depth);
     if reading.past_soft_bound() {
         return Ok(None);

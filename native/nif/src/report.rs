@@ -1,9 +1,9 @@
 //! build_report/1, encode_json/1, plan_requests/2: pure computations, bounded by the input
 //! limits (10,000 items, 256-byte binaries). A node of ordinary size is built on the caller's
-//! normal scheduler (tens of microseconds, accounted with `consume_timeslice`); a larger input
-//! is handed to a dirty CPU scheduler (1,000 modules take milliseconds, far past the 1 ms a
-//! NIF may hold a normal scheduler). encode_json and plan_requests run on a dirty CPU
-//! scheduler: they serve previews and tests, not the reporting path.
+//! normal scheduler (about 50 µs, accounted with `consume_timeslice`); a larger input is
+//! handed to a dirty CPU scheduler (1,000 modules take about half a millisecond, and their
+//! tail passes the 1 ms a NIF may hold a normal scheduler). encode_json and plan_requests run
+//! on a dirty CPU scheduler: they serve previews and tests, not the reporting path.
 
 use mongoose_system_metrics_engine::api;
 use mongoose_system_metrics_engine::event::Event;
@@ -23,9 +23,9 @@ use crate::map_iter;
 /// scheduler. A realistic node has about 100; 1,000 modules go to a dirty scheduler.
 const NORMAL_MAX_ITEMS: usize = 250;
 
-/// Most terms, at every depth (keys, values, list items), read on a normal scheduler (a
-/// realistic node has about 500).
-const NORMAL_MAX_TERMS: usize = 1_500;
+/// Most steps (terms looked at, list cells and map entries walked, see `Reading`) taken on a
+/// normal scheduler: a realistic node takes about 1,050, in some 50 µs.
+const NORMAL_MAX_STEPS: usize = 3_000;
 
 /// Decodes and plans `send_report/2` and `plan_requests/2`'s arguments.
 pub fn plan(events: Term, opts: Term) -> Result<SendPlan, InputError> {
@@ -83,7 +83,7 @@ fn build_report_nif<'a>(env: Env<'a>, node_info: Term<'a>) -> Term<'a> {
         return atoms::dirty().encode(env);
     }
     // Deeper down (e.g. one module with thousands of options) the reading itself stops.
-    let reading = Reading::new(env, NORMAL_MAX_TERMS);
+    let reading = Reading::new(env, NORMAL_MAX_STEPS);
     let built = api::build_report_from(reading.term(node_info));
     if reading.past_soft_bound() {
         return atoms::dirty().encode(env);
