@@ -98,7 +98,9 @@ impl Drop for Reading<'_> {
         // No name handed out by this reading is held any more.
         let mut atoms = self.atoms.take();
         atoms.retired.clear();
-        ATOMS.with(|cache| *cache.borrow_mut() = atoms);
+        // `try_with`: a drop must not panic, even while the thread's locals are being torn
+        // down (a reading never lives that long; the table would simply be lost).
+        let _ = ATOMS.try_with(|cache| *cache.borrow_mut() = atoms);
     }
 }
 
