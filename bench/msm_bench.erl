@@ -292,6 +292,8 @@ latency(FastUrl, HangUrl) ->
     Unbuilt = lists:reverse(Built),
     TimesUnbuilt = lists:append([send_round(Unbuilt, HangOpts, 2500) || _ <- lists:seq(1, 3)]),
     report_times("send_report_unbuilt_hanging", lists:nthtail(2500, TimesUnbuilt)),
+    %% cancel_all with 2,500 sends in flight, once per round (8 calls).
+    report_times("cancel_all_2500_in_flight", get_list(cancel_all_ns)),
     report_monitor("latency_phase", Mon).
 
 %%% Phase: normal ------------------------------------------------------------------------------
@@ -316,9 +318,18 @@ send_round(Events, Opts, N) ->
                  {T1 - T0, R}
              end || _ <- lists:seq(1, N)],
     timer:sleep(300),
+    C0 = erlang:monotonic_time(nanosecond),
     ok = ?NIF:cancel_all(),
+    C1 = erlang:monotonic_time(nanosecond),
     [cancelled = sent_reason(wait_sent(R, 30000)) || {_, R} <- Timed],
+    put(cancel_all_ns, [C1 - C0 | get_list(cancel_all_ns)]),
     [T || {T, _} <- Timed].
+
+get_list(Key) ->
+    case get(Key) of
+        undefined -> [];
+        L -> L
+    end.
 
 sent_reason([#{result := {error, Reason}}]) -> Reason;
 sent_reason([#{result := ok}]) -> ok.
@@ -386,7 +397,8 @@ report_probe(Key, Lateness) ->
 flood(Owner, Events, Opts, DurationMs) ->
     End = erlang:monotonic_time(millisecond) + DurationMs,
     Stats = flood_loop(End, Events, Opts, #{sent => 0, answered => 0, overloaded => 0,
-                                             cancel_alls => 0, max_in_flight_seen => 0}),
+                                             cancel_alls => 0, cancel_all_max_us => 0,
+                                             max_in_flight_seen => 0}),
     ok = ?NIF:cancel_all(),
     Final = drain_all(Stats, 10000),
     Owner ! {flood_done, self(), lists:sort(maps:to_list(Final))}.
@@ -400,8 +412,11 @@ flood_loop(End, Events, Opts, S0) ->
             InFlight = maps:get(sent, S2) - maps:get(answered, S2),
             S3 = S2#{max_in_flight_seen => max(InFlight, maps:get(max_in_flight_seen, S2))},
             S4 = case InFlight >= 4500 of
-                     true -> ok = ?NIF:cancel_all(),
-                             S3#{cancel_alls => maps:get(cancel_alls, S3) + 1};
+                     true -> C0 = erlang:monotonic_time(nanosecond),
+                             ok = ?NIF:cancel_all(),
+                             Took = (erlang:monotonic_time(nanosecond) - C0) div 1000,
+                             S3#{cancel_alls => maps:get(cancel_alls, S3) + 1,
+                                 cancel_all_max_us => max(Took, maps:get(cancel_all_max_us, S3))};
                      false -> S3
                  end,
             timer:sleep(10),
@@ -595,7 +610,8 @@ summary(File) ->
              {"plan_requests (realistic)", "plan_requests_realistic", []},
              {"send_report (report built here, endpoint hangs)", "send_report_hanging",
               [{"p99", "<= 20 us", Le(20)}]},
-             {"send_report (events not built here, hangs)", "send_report_unbuilt_hanging", []}],
+             {"send_report (events not built here, hangs)", "send_report_unbuilt_hanging", []},
+             {"cancel_all (2,500 in flight; 8 calls)", "cancel_all_2500_in_flight", []}],
         {P, Sfx, T, C} <- [begin
                                {T0, C0} = case lists:keyfind(P0, 1, Checks) of
                                               {_, T1, C1} -> {T1, C1};
@@ -615,6 +631,8 @@ summary(File) ->
     Row("long_schedule > 1 ms, any cause (latency+flood)",
         sum([G("latency_phase_long_schedule_all"), G("flood_long_schedule_all")]), "", "", none),
     Row("flood: sends accepted", G("flood_sent"), "", "", none),
+    Row("flood: slowest cancel_all (4,500 in flight)", G("flood_cancel_all_max_us"), "us", "",
+        none),
     [begin
          Mim = G("cpu_" ++ Tag ++ "_mim_ns_per_report"),
          Eng = G("cpu_" ++ Tag ++ "_engine_ns_per_report"),

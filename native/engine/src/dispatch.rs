@@ -52,6 +52,10 @@ pub struct Dispatcher {
     in_flight: Arc<AtomicUsize>,
     max_in_flight: AtomicUsize,
     jobs: Arc<Registry>,
+    /// Every send's token is a child of this one. `cancel_all` puts a new one in its place
+    /// and cancels the old one on the runtime, so the caller does O(1) work however many
+    /// sends are in flight (thousands of wake-ups took milliseconds of a scheduler).
+    generation: Mutex<CancellationToken>,
     next_job: AtomicU64,
     panic_next: AtomicBool,
 }
@@ -72,6 +76,7 @@ impl Dispatcher {
             in_flight: Arc::new(AtomicUsize::new(0)),
             max_in_flight: AtomicUsize::new(DEFAULT_MAX_IN_FLIGHT),
             jobs: Arc::new(Mutex::new(HashMap::new())),
+            generation: Mutex::new(CancellationToken::new()),
             next_job: AtomicU64::new(0),
             panic_next: AtomicBool::new(false),
         }
@@ -117,7 +122,7 @@ impl Dispatcher {
             .map_err(|_| DispatchError::Overloaded)?;
 
         let job = self.next_job.fetch_add(1, Ordering::Relaxed);
-        let cancel = CancellationToken::new();
+        let cancel = lock(&self.generation).child_token();
         lock(&self.jobs)
             .entry(key.clone())
             .or_default()
@@ -164,12 +169,16 @@ impl Dispatcher {
         }
     }
 
-    /// Cancels every send in flight. Later submits are unaffected.
+    /// Cancels every send in flight; returns at once, the sends are stopped on the runtime's
+    /// thread right after (each still answers, `cancelled`). Later submits are unaffected.
     pub fn cancel_all(&self) {
-        for jobs in lock(&self.jobs).values() {
-            for (_, token) in jobs {
-                token.cancel();
+        let old = std::mem::replace(&mut *lock(&self.generation), CancellationToken::new());
+        match self.runtime.get() {
+            // The wake-ups of every send happen on the runtime's thread, not the caller's.
+            Some(runtime) => {
+                runtime.spawn(async move { old.cancel() });
             }
+            None => old.cancel(),
         }
     }
 
@@ -202,7 +211,7 @@ pub fn build_runtime() -> std::io::Result<Runtime> {
 impl Drop for Dispatcher {
     fn drop(&mut self) {
         // Never block (this may run within another runtime); pending sends answer `cancelled`.
-        self.cancel_all();
+        lock(&self.generation).cancel();
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }

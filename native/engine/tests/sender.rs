@@ -722,6 +722,49 @@ fn past_the_bound_submit_is_overloaded() {
 }
 
 #[test]
+fn cancel_all_stops_earlier_sends_only() {
+    let h = harness();
+    h.server.script("G-HANG", vec![Action::Hang, Action::Hang]);
+    let d = Dispatcher::new();
+    let (tx, rx) = mpsc::channel();
+    for key in [b"one", b"two"] {
+        d.submit(
+            key.to_vec(),
+            plan(&h.server, &[("G-HANG", 1)], 10_000, 0),
+            on_done(key, &tx),
+        )
+        .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    // Returns at once; the two hanging sends are stopped on the runtime's thread.
+    d.cancel_all();
+    // A send submitted after cancel_all goes through (the server answers 200 by default).
+    d.submit(
+        b"after".to_vec(),
+        plan(&h.server, &[("G-LATER", 1)], 10_000, 0),
+        on_done(b"after", &tx),
+    )
+    .unwrap();
+    let mut answers: Vec<(Vec<u8>, Result<(), SendError>)> = (0..3)
+        .map(|_| {
+            let (key, results, _) = rx.recv_timeout(Duration::from_secs(5)).expect("an answer");
+            (key, results[0].result)
+        })
+        .collect();
+    answers.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        answers,
+        vec![
+            (b"after".to_vec(), Ok(())),
+            (b"one".to_vec(), Err(SendError::Cancelled)),
+            (b"two".to_vec(), Err(SendError::Cancelled)),
+        ]
+    );
+    assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+    assert_eq!(d.in_flight(), 0);
+}
+
+#[test]
 fn cancel_stops_only_its_own_send() {
     let h = harness();
     h.server.script("G-SLOW", vec![Action::Hang]);
