@@ -19,6 +19,7 @@ pub mod options;
 pub mod outcome;
 pub mod plan;
 pub mod privacy;
+pub mod release;
 pub mod report;
 pub mod retry;
 pub mod secret;

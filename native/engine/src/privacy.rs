@@ -4,62 +4,12 @@
 use once_cell::sync::Lazy;
 
 use crate::event::{Event, ParamValue};
-
-/// The 47 open-source modules that implement MongooseIM's `mongoose_module_metrics`
-/// behaviour; only these are ever named in a report.
-pub const KNOWN_MODULES: [&str; 47] = [
-    "mod_adhoc",
-    "mod_amp",
-    "mod_auth_token",
-    "mod_blocking",
-    "mod_broadcast",
-    "mod_carboncopy",
-    "mod_csi",
-    "mod_disco",
-    "mod_event_pusher",
-    "mod_event_pusher_http",
-    "mod_event_pusher_push",
-    "mod_event_pusher_rabbit",
-    "mod_global_distrib",
-    "mod_global_distrib_bounce",
-    "mod_global_distrib_disco",
-    "mod_global_distrib_hosts_refresher",
-    "mod_global_distrib_mapping",
-    "mod_global_distrib_receiver",
-    "mod_global_distrib_sender",
-    "mod_http_upload",
-    "mod_inbox",
-    "mod_keystore",
-    "mod_last",
-    "mod_mam",
-    "mod_mam_cache_user",
-    "mod_mam_cassandra_arch",
-    "mod_mam_elasticsearch_arch",
-    "mod_mam_muc_rdbms_arch",
-    "mod_mam_pm",
-    "mod_mam_rdbms_arch",
-    "mod_muc",
-    "mod_muc_light",
-    "mod_offline",
-    "mod_offline_chatmarkers",
-    "mod_offline_stub",
-    "mod_privacy",
-    "mod_private",
-    "mod_pubsub_old",
-    "mod_push_service_mongoosepush",
-    "mod_register",
-    "mod_roster",
-    "mod_shared_roster_ldap",
-    "mod_sic",
-    "mod_stream_management",
-    "mod_time",
-    "mod_vcard",
-    "mod_version",
-];
+use crate::release;
 
 /// Modules whose `config_metrics/1` reports `backend`.
-const BACKEND_MODULES: [&str; 15] = [
+const BACKEND_MODULES: [&str; 17] = [
     "mod_auth_token",
+    "mod_bosh",
     "mod_event_pusher",
     "mod_event_pusher_push",
     "mod_http_upload",
@@ -71,13 +21,16 @@ const BACKEND_MODULES: [&str; 15] = [
     "mod_offline",
     "mod_privacy",
     "mod_private",
+    "mod_pubsub",
     "mod_pubsub_old",
     "mod_roster",
     "mod_vcard",
 ];
 
-/// Values of `backend` that may be sent; any other becomes [`CUSTOM`].
-pub const BACKEND_VALUES: [&str; 12] = [
+/// Values of `backend` that may be sent; any other becomes [`CUSTOM`]. Every backend that
+/// the config specs of MongooseIM 6.1-6.8 accept for a reporting module (`rdbms_async`:
+/// mod_inbox; `riak`: 6.1), and mod_event_pusher's pusher names.
+pub const BACKEND_VALUES: [&str; 14] = [
     "mnesia",
     "rdbms",
     "cassandra",
@@ -90,6 +43,8 @@ pub const BACKEND_VALUES: [&str; 12] = [
     "sns",
     "cets",
     "redis",
+    "rdbms_async",
+    "riak",
 ];
 /// Values of mod_muc's `online_backend`.
 pub const ONLINE_BACKEND_VALUES: [&str; 2] = ["mnesia", "cets"];
@@ -98,22 +53,14 @@ pub const API_VERSION_VALUES: [&str; 2] = ["v2", "v3"];
 /// What an option value off its allowlist is sent as.
 pub const CUSTOM: &str = "custom";
 
-/// HTTP handlers reported in `http_api`.
-pub const HTTP_API_HANDLERS: [&str; 3] = [
-    "mongoose_bosh_handler",
-    "mongoose_graphql_handler",
-    "mongoose_websocket_handler",
-];
-/// HTTP handlers that are XMPP transports (`transport_mechanism`).
-pub const HTTP_TRANSPORTS: [&str; 2] = ["mongoose_bosh_handler", "mongoose_websocket_handler"];
 /// c2s listener protocols reported as transports.
 pub const C2S_TRANSPORTS: [&str; 1] = ["tcp"];
 /// TLS modes of c2s listeners.
 pub const TLS_MODES: [&str; 3] = ["tls", "starttls", "starttls_required"];
 /// TLS implementations of c2s listeners.
 pub const TLS_MODULES: [&str; 2] = ["just_tls", "fast_tls"];
-/// Outgoing pool types.
-pub const POOL_TYPES: [&str; 7] = [
+/// Outgoing pool types (`riak`: 6.1).
+pub const POOL_TYPES: [&str; 8] = [
     "cassandra",
     "elastic",
     "http",
@@ -121,6 +68,7 @@ pub const POOL_TYPES: [&str; 7] = [
     "rabbit",
     "rdbms",
     "redis",
+    "riak",
 ];
 /// Stanza counters, in MongooseIM's order.
 pub const STANZA_TYPES: [&str; 6] = [
@@ -178,7 +126,7 @@ impl Lists {
     pub const EVENT_NAMES: Lists = Lists(1);
     /// Param names this engine sends (besides the handler and transport names).
     pub const PARAM_NAMES: Lists = Lists(1 << 1);
-    /// [`KNOWN_MODULES`].
+    /// Modules some supported release names in its reports ([`release`]).
     pub const KNOWN_MODULES: Lists = Lists(1 << 2);
     /// Modules that report `backend`.
     pub const BACKEND_MODULES: Lists = Lists(1 << 3);
@@ -190,9 +138,9 @@ impl Lists {
     pub const API_VERSION_VALUES: Lists = Lists(1 << 6);
     /// [`CUSTOM`], [`ENABLED`] and [`UNKNOWN_VERSION`].
     pub const FIXED_VALUES: Lists = Lists(1 << 7);
-    /// [`HTTP_API_HANDLERS`].
+    /// HTTP handlers some supported release names in `http_api` ([`release`]).
     pub const HTTP_API_HANDLERS: Lists = Lists(1 << 8);
-    /// [`HTTP_TRANSPORTS`].
+    /// HTTP transports some supported release names ([`release`]).
     pub const HTTP_TRANSPORTS: Lists = Lists(1 << 9);
     /// [`C2S_TRANSPORTS`].
     pub const C2S_TRANSPORTS: Lists = Lists(1 << 10);
@@ -220,16 +168,13 @@ impl Lists {
 
 /// Every word of the allowlists above with its list: the names and values an event can
 /// carry, except uptime and version.
-const WORD_LISTS: [(&[&str], Lists); 16] = [
+const WORD_LISTS: [(&[&str], Lists); 13] = [
     (&EVENT_NAMES, Lists::EVENT_NAMES),
     (&PARAM_NAMES, Lists::PARAM_NAMES),
-    (&KNOWN_MODULES, Lists::KNOWN_MODULES),
     (&BACKEND_VALUES, Lists::BACKEND_VALUES),
     (&ONLINE_BACKEND_VALUES, Lists::ONLINE_BACKEND_VALUES),
     (&API_VERSION_VALUES, Lists::API_VERSION_VALUES),
     (&[CUSTOM, ENABLED, UNKNOWN_VERSION], Lists::FIXED_VALUES),
-    (&HTTP_API_HANDLERS, Lists::HTTP_API_HANDLERS),
-    (&HTTP_TRANSPORTS, Lists::HTTP_TRANSPORTS),
     (&C2S_TRANSPORTS, Lists::C2S_TRANSPORTS),
     (&TLS_MODES, Lists::TLS_MODES),
     (&TLS_MODULES, Lists::TLS_MODULES),
@@ -299,7 +244,30 @@ static WORDS: Lazy<Table> = Lazy::new(|| {
         slots: vec![0; WORD_SLOTS],
         words: Vec::new(),
     };
-    for (list, lists) in WORD_LISTS {
+    // The per-release names (release.rs) are on the lists as the union over the releases.
+    let release_words = [
+        (
+            release::all_reported_modules().collect::<Vec<_>>(),
+            Lists::KNOWN_MODULES,
+        ),
+        (
+            release::all_http_api_handlers().collect(),
+            Lists::HTTP_API_HANDLERS,
+        ),
+        (
+            release::all_http_transports().collect(),
+            Lists::HTTP_TRANSPORTS,
+        ),
+    ];
+    let all = WORD_LISTS
+        .iter()
+        .map(|(list, lists)| (*list, *lists))
+        .chain(
+            release_words
+                .iter()
+                .map(|(list, lists)| (&list[..], *lists)),
+        );
+    for (list, lists) in all {
         for &text in list {
             let key = Key::of(text.as_bytes());
             let mut i = key.slot();
@@ -378,12 +346,12 @@ pub fn find_in(list: &[&'static str], s: &str) -> Option<&'static str> {
     list.iter().find(|w| **w == s).copied()
 }
 
-/// `module` as spelled in [`KNOWN_MODULES`], when it is one of the 47 known modules.
+/// `module` as spelled in the allowlist, when some supported release names it.
 pub fn known_module(module: &str) -> Option<&'static str> {
     on_list(Lists::KNOWN_MODULES, module)
 }
 
-/// Whether `module` is one of the 47 known open-source modules.
+/// Whether some supported release names `module` in its reports.
 pub fn is_known_module(module: &str) -> bool {
     known_module(module).is_some()
 }
@@ -669,6 +637,8 @@ mod tests {
         let words: Vec<&str> = WORD_LISTS
             .iter()
             .flat_map(|(l, _)| l.iter().copied())
+            .chain(release::all_reported_modules())
+            .chain(release::all_http_api_handlers())
             .collect();
         let distinct: std::collections::BTreeSet<&str> = words.iter().copied().collect();
         assert!(distinct.len() * 4 <= WORD_SLOTS);
@@ -709,7 +679,7 @@ mod tests {
             assert_eq!(interned(w), None, "{w}");
         }
         assert_eq!(interned_bytes(&[0xff, 0xfe]), None);
-        for m in KNOWN_MODULES {
+        for m in release::all_reported_modules() {
             assert_eq!(known_module(m), Some(m));
         }
         assert_eq!(
@@ -718,7 +688,7 @@ mod tests {
                 .filter(|w| known_module(w).is_some())
                 .collect::<std::collections::BTreeSet<_>>()
                 .len(),
-            47
+            54
         );
         for m in [
             "mod_zzz",
@@ -770,8 +740,8 @@ mod tests {
 
     #[test]
     fn module_and_option_allowlists() {
-        assert_eq!(KNOWN_MODULES.len(), 47);
         assert!(is_known_module("mod_mam"));
+        assert!(is_known_module("mod_bosh"));
         assert!(!is_known_module("mod_ping"));
         assert!(!is_known_module("mod_acme_billing"));
         assert_eq!(

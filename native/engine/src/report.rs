@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use crate::event::{Event, ParamValue, Params};
 use crate::node_info::{NodeInfo, OptScalar, OptValue, StanzaCounts};
 use crate::privacy::{self, Lists, ENABLED};
+use crate::release::ReleaseLine;
 
 /// The events of one report, deterministic for a given input. Order (as MongooseIM's
 /// collector): host_count, domain_count, module_with_opt..., custom_module_count, cluster,
@@ -24,14 +25,15 @@ pub fn build(info: &NodeInfo) -> Vec<Event> {
     if let Some(n) = info.domain_count {
         events.push(Event::new("domain_count", [("value", n)]));
     }
-    let custom_modules = module_events(info, &mut events);
+    let line = ReleaseLine::of_version(info.version);
+    let custom_modules = module_events(info, line, &mut events);
     events.push(Event::new(
         "custom_module_count",
         [("value", custom_modules)],
     ));
     events.push(cluster_event(info));
-    events.push(http_api_event(info));
-    events.push(transport_event(info));
+    events.push(http_api_event(info, line));
+    events.push(transport_event(info, line));
     tls_events(info, &mut events);
     events.extend(
         info.outgoing_pools
@@ -53,119 +55,47 @@ fn scalar_text<'a>(s: &'a OptScalar) -> Option<&'a str> {
     }
 }
 
-/// Pushes one event per known module entry; a list value gives one event per distinct
-/// (sanitised) element, and several list options multiply out. Returns the number of custom
-/// modules: distinct names that are not known open-source modules.
-fn module_events(info: &NodeInfo, events: &mut Vec<Event>) -> i64 {
+/// Pushes one `module_with_opt` event per entry of a module the node's release names in its
+/// reports, with the entry's allowlisted options (an option name off the allowlist is
+/// dropped, a value off it is sent as `custom`). Returns the number of custom modules:
+/// distinct names of every other module.
+fn module_events(info: &NodeInfo, line: ReleaseLine, events: &mut Vec<Event>) -> i64 {
     let mut custom: Vec<&str> = Vec::new();
-    // Each allowed option's sanitised values, as (option, value) runs in the order the
-    // options are chosen; reused for every entry, so the common entry allocates only its
-    // event's params.
-    let mut choices: Vec<(&'static str, &'static str)> = Vec::new();
     for entry in &info.modules {
         let module = match privacy::word_of(entry.module) {
-            Some((module, lists)) if lists.meets(Lists::KNOWN_MODULES) => (module, lists),
+            Some((module, lists))
+                if lists.meets(Lists::KNOWN_MODULES) && line.reports_module(module) =>
+            {
+                (module, lists)
+            }
             _ => {
                 custom.push(entry.module);
                 continue;
             }
         };
-        choices.clear();
+        let mut params = Params::new();
         for (name, value) in &info.module_opts[entry.opts.clone()] {
             let Some((name, allowed)) = privacy::option_spec_for(module.1, module.0, name) else {
-                continue; // an option name off the allowlist is dropped
+                continue;
             };
-            let sanitise = |s: &OptScalar| {
-                scalar_text(s).map_or(privacy::CUSTOM, |t| privacy::option_value(allowed, t))
+            // A list is no value GA4 takes: it is sent as `custom`, as any value off the list.
+            let value = match value {
+                OptValue::Scalar(s) => {
+                    scalar_text(s).map_or(privacy::CUSTOM, |t| privacy::option_value(allowed, t))
+                }
+                OptValue::List(_) => privacy::CUSTOM,
             };
-            let start = choices.len();
-            match value {
-                OptValue::Scalar(s) => choices.push((name, sanitise(s))),
-                OptValue::List(items) => {
-                    for item in items {
-                        let v = sanitise(item);
-                        if !choices[start..].iter().any(|(_, x)| *x == v) {
-                            choices.push((name, v));
-                        }
-                    }
-                }
-            }
-            // A repeated option with values replaces the earlier one and moves to the end.
-            if choices.len() > start {
-                if let Some(old) = choices[..start].iter().position(|(n, _)| *n == name) {
-                    let len = choices[old..start]
-                        .iter()
-                        .take_while(|(n, _)| *n == name)
-                        .count();
-                    choices.drain(old..old + len);
-                }
-            }
+            params.insert(Cow::Borrowed(name), ParamValue::from(value));
         }
-        push_module_events(module.0, &choices, events);
+        params.insert(Cow::Borrowed("module"), ParamValue::from(module.0));
+        events.push(Event {
+            name: Cow::Borrowed("module_with_opt"),
+            params,
+        });
     }
     custom.sort_unstable();
     custom.dedup();
     custom.len() as i64
-}
-
-/// The events of one known module entry: one per combination of its options' values, the
-/// first option's value changing slowest; one event when every option has one value.
-fn push_module_events(
-    module: &'static str,
-    choices: &[(&'static str, &'static str)],
-    events: &mut Vec<Event>,
-) {
-    let event = |pick: &mut dyn Iterator<Item = (&'static str, &'static str)>, n: usize| {
-        let mut params = Params::with_capacity(1 + n);
-        for (k, v) in pick {
-            params.insert(Cow::Borrowed(k), ParamValue::from(v));
-        }
-        // Last: it sorts after `api_version` and `backend`, so it is usually appended.
-        params.insert(Cow::Borrowed("module"), ParamValue::from(module));
-        Event {
-            name: Cow::Borrowed("module_with_opt"),
-            params,
-        }
-    };
-    if choices.windows(2).all(|w| w[0].0 != w[1].0) {
-        // The common case, one value per option: one event, no combinations to build.
-        events.push(event(&mut choices.iter().copied(), choices.len()));
-        return;
-    }
-    // The runs of `choices`: (first index, length), one per option.
-    let mut runs: Vec<(usize, usize)> = Vec::new();
-    let mut i = 0;
-    while i < choices.len() {
-        let len = choices[i..]
-            .iter()
-            .take_while(|(n, _)| *n == choices[i].0)
-            .count();
-        runs.push((i, len));
-        i += len;
-    }
-    // An odometer over the runs, the last run turning fastest.
-    let mut at = vec![0usize; runs.len()];
-    loop {
-        events.push(event(
-            &mut runs
-                .iter()
-                .zip(&at)
-                .map(|(&(start, _), &k)| choices[start + k]),
-            runs.len(),
-        ));
-        let mut r = runs.len();
-        loop {
-            if r == 0 {
-                return;
-            }
-            r -= 1;
-            at[r] += 1;
-            if at[r] < runs[r].1 {
-                break;
-            }
-            at[r] = 0;
-        }
-    }
 }
 
 fn cluster_event(info: &NodeInfo) -> Event {
@@ -205,20 +135,20 @@ fn enabled_event(name: &'static str, keys: impl Iterator<Item = &'static str>) -
     }
 }
 
-fn http_api_event(info: &NodeInfo) -> Event {
+fn http_api_event(info: &NodeInfo, line: ReleaseLine) -> Event {
     enabled_event(
         "http_api",
         info.http_handlers
             .iter()
-            .filter_map(|h| privacy::on_list(Lists::HTTP_API_HANDLERS, h)),
+            .filter_map(|h| privacy::find_in(line.http_api_handlers(), h)),
     )
 }
 
-fn transport_event(info: &NodeInfo) -> Event {
+fn transport_event(info: &NodeInfo, line: ReleaseLine) -> Event {
     let http = info
         .http_handlers
         .iter()
-        .filter_map(|h| privacy::on_list(Lists::HTTP_TRANSPORTS, h));
+        .filter_map(|h| privacy::find_in(line.http_transports(), h));
     let c2s = info
         .c2s_listeners
         .iter()

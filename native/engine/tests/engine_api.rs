@@ -42,7 +42,7 @@ fn s(v: &str) -> ParamValue {
 
 fn full_node_info() -> Value {
     map(vec![
-        ("version", bin("6.4.0-12-gabc1234")),
+        ("version", bin("6.8.0-12-gabc1234")),
         ("uptime_seconds", int(3 * 86_400 + 3_723)),
         ("node_count", int(3)),
         ("component_count", int(2)),
@@ -179,7 +179,7 @@ fn full_report_in_mongooseim_order() {
     assert_eq!(param(&events[7], "value"), Some(&ParamValue::Int(2)));
     let cluster = &events[8];
     assert_eq!(param(cluster, "uptime"), Some(&s("0003-01:02:03")));
-    assert_eq!(param(cluster, "version"), Some(&s("6.4.0-12-gabc1234")));
+    assert_eq!(param(cluster, "version"), Some(&s("6.8.0-12-gabc1234")));
     assert_eq!(param(cluster, "component"), Some(&ParamValue::Int(2)));
     assert_eq!(param(cluster, "node_number"), Some(&ParamValue::Int(3)));
     assert_eq!(param(cluster, "config_type"), Some(&s("toml")));
@@ -282,7 +282,7 @@ fn option_values_off_the_allowlist_become_custom_and_unknown_names_are_dropped()
 }
 
 #[test]
-fn list_values_give_one_event_per_distinct_element() {
+fn list_values_are_sent_as_custom() {
     let info = map(vec![(
         "modules",
         list(vec![module(
@@ -305,10 +305,8 @@ fn list_values_give_one_event_per_distinct_element() {
         .filter(|e| e.name == "module_with_opt")
         .map(|e| param(e, "backend").cloned())
         .collect();
-    assert_eq!(
-        backends,
-        [Some(s("sns")), Some(s("push")), Some(s("custom"))]
-    );
+    // MongooseIM's collector folds options into one map and GA4 takes no list params.
+    assert_eq!(backends, [Some(s("custom"))]);
 }
 
 #[test]
@@ -714,4 +712,113 @@ fn encode_json_is_a_pretty_array_that_round_trips() {
     let parsed: serde_json::Value = serde_json::from_slice(&json).unwrap();
     assert_eq!(parsed.as_array().unwrap().len(), built.len());
     assert_eq!(parsed[8]["params"]["uptime"], "0003-01:02:03");
+}
+
+/// What MongooseIM 6.1-6.5 and 6.6+ name in `http_api` and `transport_mechanism`, written
+/// from their collectors' allowlists.
+#[test]
+fn http_handlers_are_named_as_the_release_names_them() {
+    let handlers = list(
+        [
+            "mod_bosh",
+            "mod_websockets",
+            "mongoose_client_api",
+            "mongoose_admin_api",
+            "mongoose_bosh_handler",
+            "mongoose_graphql_handler",
+            "mongoose_websocket_handler",
+            "acme_handler",
+        ]
+        .into_iter()
+        .map(atom)
+        .collect(),
+    );
+    let keys = |version: &str, event: &str| -> Vec<String> {
+        let info = map(vec![
+            ("version", bin(version)),
+            ("http_handlers", handlers.clone()),
+        ]);
+        let events = api::build_report(&info).unwrap();
+        let e = events.iter().find(|e| e.name == event).unwrap();
+        e.params.keys().map(|k| k.to_string()).collect()
+    };
+    for v in ["6.1.0", "6.3.3", "6.5.0"] {
+        assert_eq!(
+            keys(v, "http_api"),
+            [
+                "mod_bosh",
+                "mod_websockets",
+                "mongoose_admin_api",
+                "mongoose_client_api"
+            ],
+            "{v}"
+        );
+        assert_eq!(
+            keys(v, "transport_mechanism"),
+            ["mod_bosh", "mod_websockets"],
+            "{v}"
+        );
+    }
+    for v in ["6.6.0", "6.8.0"] {
+        assert_eq!(
+            keys(v, "http_api"),
+            [
+                "mongoose_bosh_handler",
+                "mongoose_graphql_handler",
+                "mongoose_websocket_handler"
+            ],
+            "{v}"
+        );
+        assert_eq!(
+            keys(v, "transport_mechanism"),
+            ["mongoose_bosh_handler", "mongoose_websocket_handler"],
+            "{v}"
+        );
+    }
+}
+
+/// A module is named only when the node's release names it (mod_bosh up to 6.5,
+/// mod_pubsub_old from 6.8); otherwise it is counted as custom.
+#[test]
+fn modules_are_named_as_the_release_names_them() {
+    let info = |version: &str| {
+        map(vec![
+            ("version", bin(version)),
+            (
+                "modules",
+                list(vec![
+                    module("mod_bosh", vec![("backend", atom("cets"))]),
+                    module("mod_pubsub_old", vec![]),
+                    module("mod_vcard", vec![]),
+                ]),
+            ),
+        ])
+    };
+    let summary = |version: &str| {
+        let events = api::build_report(&info(version)).unwrap();
+        let named: Vec<ParamValue> = events
+            .iter()
+            .filter(|e| e.name == "module_with_opt")
+            .map(|e| param(e, "module").cloned().unwrap())
+            .collect();
+        let custom = events
+            .iter()
+            .find(|e| e.name == "custom_module_count")
+            .and_then(|e| param(e, "value").cloned());
+        (named, custom)
+    };
+    assert_eq!(
+        summary("6.5.0"),
+        (
+            vec![s("mod_bosh"), s("mod_vcard")],
+            Some(ParamValue::Int(1))
+        )
+    );
+    assert_eq!(
+        summary("6.8.0"),
+        (
+            vec![s("mod_pubsub_old"), s("mod_vcard")],
+            Some(ParamValue::Int(1))
+        )
+    );
 }
