@@ -10,7 +10,7 @@
 -module(msm_mim_sources).
 
 -export([tarball_dir/0, require/0, releases/0, src_dir/1, compile/3, release_atom/1,
-         project_root/0]).
+         project_root/0, full_tree_tarball/0, full_tree_dir/0]).
 
 -type release() :: string().
 -type compile_opts() :: #{rename => [{atom(), atom()}],
@@ -72,6 +72,40 @@ src_dir(Release) ->
             ok = filelib:ensure_dir(filename:join(Base, "x")),
             Tarball = filename:join(tarball_dir(), "mongooseim-" ++ Release ++ ".tar.gz"),
             ok = erl_tar:extract(Tarball, [compressed, {cwd, Base}]),
+            true = filelib:is_dir(Dir),
+            ok = file:write_file(Marker, <<>>),
+            Dir
+    end.
+
+%% @doc MongooseIM 6.2.1's whole tree (rebar.config.script, tools/, ...: what a release is
+%% built from): `mongooseim-release/mongooseim-6.2.1-full.tar.gz' beside the tarball
+%% directory, else in `../shared' beside the checkout, else in `/work/shared'; or `not_found'.
+-spec full_tree_tarball() -> string() | not_found.
+full_tree_tarball() ->
+    Name = "mongooseim-6.2.1-full.tar.gz",
+    Beside = case tarball_dir() of
+                 not_found -> [];
+                 Dir -> [filename:join([filename:dirname(Dir), "mongooseim-release", Name])]
+             end,
+    Candidates = Beside ++ [filename:join([project_root(), "..", "shared", "mongooseim-release",
+                                           Name]),
+                            filename:join("/work/shared/mongooseim-release", Name)],
+    case [F || F <- Candidates, filelib:is_regular(F)] of
+        [F | _] -> filename:absname(F);
+        [] -> not_found
+    end.
+
+%% @doc That tree, extracted at the first call of a checkout under `_build/mim_sources'.
+-spec full_tree_dir() -> string().
+full_tree_dir() ->
+    Base = filename:join([project_root(), "_build", "mim_sources", "full-6.2.1"]),
+    Dir = filename:join(Base, "MongooseIM"),
+    Marker = filename:join(Base, ".extracted"),
+    case filelib:is_file(Marker) of
+        true -> Dir;
+        false ->
+            ok = filelib:ensure_dir(filename:join(Base, "x")),
+            ok = erl_tar:extract(full_tree_tarball(), [compressed, {cwd, Base}]),
             true = filelib:is_dir(Dir),
             ok = file:write_file(Marker, <<>>),
             Dir
