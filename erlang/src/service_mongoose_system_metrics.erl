@@ -144,29 +144,39 @@ stop() ->
     end.
 
 %% @doc The TOML section `[services.service_mongoose_system_metrics]' for MongooseIM's
-%% config parser (MongooseIM 6.x records).
+%% config parser (MongooseIM 6.x records), processed alike by the parsers of 6.1.0 to 6.8.0.
 -spec config_spec() -> #section{}.
 config_spec() ->
     #section{
-       items = #{<<"initial_report">> => #option{type = integer, validate = non_negative},
-                 <<"periodic_report">> => #option{type = integer, validate = positive},
-                 <<"report">> => #option{type = boolean},
+       items = #{<<"initial_report">> => option(integer, non_negative),
+                 <<"periodic_report">> => option(integer, positive),
+                 <<"report">> => option(boolean, any),
                  <<"tracking_id">> => tracking_id_section(),
-                 <<"url">> => #option{type = binary, validate = url},
-                 <<"region">> => #option{type = atom, validate = {enum, [global, eu]}},
-                 <<"validate">> => #option{type = boolean},
-                 <<"timeout">> => #option{type = integer, validate = positive},
-                 <<"max_retries">> => #option{type = integer, validate = non_negative},
-                 <<"cacertfile">> => #option{type = string, validate = filename},
-                 <<"cluster_report">> => #option{type = boolean}},
+                 <<"url">> => option(binary, url),
+                 <<"region">> => option(atom, {enum, [global, eu]}),
+                 <<"validate">> => option(boolean, any),
+                 <<"timeout">> => option(integer, positive),
+                 <<"max_retries">> => option(integer, non_negative),
+                 <<"cacertfile">> => option(string, filename),
+                 <<"cluster_report">> => option(boolean, any)},
        defaults = #{<<"initial_report">> => timer:minutes(5),
                     <<"periodic_report">> => timer:hours(3),
-                    <<"cluster_report">> => false}}.
+                    <<"cluster_report">> => false},
+       process = fun unchanged/1}.
 
 tracking_id_section() ->
-    #section{items = #{<<"id">> => #option{type = string, validate = non_empty},
-                       <<"secret">> => #option{type = string, validate = non_empty}},
-             required = all}.
+    #section{items = #{<<"id">> => option(string, non_empty),
+                       <<"secret">> => option(string, non_empty)},
+             required = all,
+             process = fun unchanged/1}.
+
+%% `process' is always set to a fun: the record default differs between releases (`undefined'
+%% up to 6.2, `[]' from 6.3) and each release's parser refuses the other's, but all take a fun.
+option(Type, Validate) ->
+    #option{type = Type, validate = Validate, process = fun unchanged/1}.
+
+unchanged(Value) ->
+    Value.
 
 %% @doc `ok' when the service is configured; otherwise logs how reporting was switched off
 %% (and how to silence that) and returns `ignore'.
