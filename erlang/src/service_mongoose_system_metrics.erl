@@ -43,7 +43,7 @@
 
 -type tracking_id() :: #{id := binary() | string(), secret := binary() | string()}.
 -type options() :: #{initial_report => non_neg_integer(),
-                     periodic_report => pos_integer(),
+                     periodic_report => non_neg_integer(),
                      report => boolean(),
                      tracking_id => tracking_id(),
                      url => binary() | string(),
@@ -149,7 +149,7 @@ stop() ->
 config_spec() ->
     #section{
        items = #{<<"initial_report">> => option(integer, non_negative),
-                 <<"periodic_report">> => option(integer, positive),
+                 <<"periodic_report">> => option(integer, non_negative),
                  <<"report">> => option(boolean, any),
                  <<"tracking_id">> => tracking_id_section(),
                  <<"url">> => option(binary, url),
@@ -389,7 +389,7 @@ check_opt(Key, Value, Acc) ->
     end.
 
 valid_opt(initial_report, V) -> is_integer(V) andalso V >= 0;
-valid_opt(periodic_report, V) -> is_integer(V) andalso V > 0;
+valid_opt(periodic_report, V) -> is_integer(V) andalso V >= 0;
 valid_opt(report, V) -> is_boolean(V);
 valid_opt(tracking_id, #{id := Id, secret := Secret} = T) ->
     map_size(T) =:= 2 andalso non_empty_text(Id) andalso non_empty_text(Secret);
@@ -514,7 +514,12 @@ schedule_first(#state{opts = #{initial_report := Initial, periodic_report := Per
                 undefined -> Initial;
                 _ -> max(Initial, min(Period, LastSuccess + Period - now_ms()))
             end,
+    log_if_periodic_report_off(Period, Delay),
     arm(erlang:monotonic_time(millisecond) + Delay, 0, S#state{last_success = LastSuccess}).
+
+%% periodic_report = 0: the initial report is the only one of this run.
+schedule_next(#state{opts = #{periodic_report := 0}} = S) ->
+    S#state{timer = undefined, next_due = undefined};
 
 %% Fixed rate: the nominal tick moves by one period (skipping missed ones), then up to 10%
 %% jitter is added to when the timer fires.
@@ -525,6 +530,14 @@ schedule_next(#state{base = Base, opts = #{periodic_report := Period}} = S) ->
                N -> N + ((Now - N) div Period + 1) * Period
            end,
     arm(Next, rand:uniform(Period div 10 + 1) - 1, S).
+
+%% Once per start, so that a zero set on purpose is visible and one set by mistake is found.
+log_if_periodic_report_off(0, Delay) ->
+    ?LOG_NOTICE(#{what => system_metrics_periodic_report_off, initial_report_in_ms => Delay,
+                  text => <<"periodic_report is 0: only the initial report is sent, "
+                            "no periodic reports follow">>});
+log_if_periodic_report_off(_, _) ->
+    ok.
 
 arm(Base, Jitter, S) ->
     Delay = max(0, Base + Jitter - erlang:monotonic_time(millisecond)),
