@@ -21,7 +21,7 @@ all() ->
 
 groups() ->
     [{config_spec, [], [spec_is_mongooseim_section, toml_defaults, toml_sample_values,
-                        toml_non_negative_integers, toml_periodic_report_zero_rejected,
+                        toml_non_negative_integers, toml_periodic_report_zero_accepted,
                         toml_tracking_id_needs_both_keys, toml_added_options,
                         toml_rejects_bad_values]},
      {lifecycle, [], [bad_options_are_rejected, report_false_is_silent_and_off,
@@ -36,7 +36,8 @@ groups() ->
                       no_tracking_id_writes_file_only, predefined_and_configured_ids,
                       client_id_persisted_and_reused, cluster_id_is_preferred,
                       send_failures_logged_once_per_streak, secret_never_in_file_or_logs,
-                      env_switch_at_runtime_stops_reports, preview_sends_nothing]}].
+                      env_switch_at_runtime_stops_reports, preview_sends_nothing,
+                      periodic_report_zero_initial_report_only]}].
 
 init_per_suite(Config) ->
     {ok, _} = application:ensure_all_started(mongoose_system_metrics),
@@ -125,8 +126,9 @@ toml_non_negative_integers(_) ->
     {error, _} = toml(#{<<"max_retries">> => -1}),
     {ok, #{max_retries := 0}} = toml(#{<<"max_retries">> => 0}).
 
-toml_periodic_report_zero_rejected(_) ->
-    {error, _} = toml(#{<<"periodic_report">> => 0}),
+toml_periodic_report_zero_accepted(_) ->
+    %% As MongooseIM accepts it: 0 means the initial report only.
+    {ok, #{periodic_report := 0}} = toml(#{<<"periodic_report">> => 0}),
     {ok, #{periodic_report := 1}} = toml(#{<<"periodic_report">> => 1}).
 
 toml_tracking_id_needs_both_keys(_) ->
@@ -206,7 +208,7 @@ validate({enum, Values}, _, V) -> lists:member(V, Values).
 
 bad_options_are_rejected(_) ->
     process_flag(trap_exit, true),
-    {error, {bad_option, periodic_report}} = ?S:start_link(#{periodic_report => 0}),
+    {error, {bad_option, periodic_report}} = ?S:start_link(#{periodic_report => -1}),
     {error, {bad_option, nonsense}} = ?S:start_link(#{nonsense => 1}),
     {error, {bad_option, tracking_id}} = ?S:start_link(#{tracking_id => #{id => "G-1"}}),
     %% The secret is not in the error.
@@ -537,5 +539,21 @@ preview_sends_nothing(Config) ->
     [] = ga4_stub_server:check_body(Body),
     [] = ga4_stub_server:requests(Stub),
     false = filelib:is_file(filename:join(?config(dir, Config), "system_metrics_report.json")).
+
+periodic_report_zero_initial_report_only(Config) ->
+    Stub = ?config(stub, Config),
+    {ok, _} = ?S:start(opts(#{periodic_report => 0})),
+    #{next_report_due := Due} = ?S:status(),
+    true = is_integer(Due),
+    ok = msm_test_helper:wait_until(
+           fun() -> is_integer(maps:get(last_success, ?S:status())) end, 5000),
+    N = length(ga4_stub_server:requests(Stub)),
+    ?assert(N >= 1),
+    %% opts/1's period was 300 ms: several would have passed by now.
+    timer:sleep(1000),
+    N = length(ga4_stub_server:requests(Stub)),
+    #{next_report_due := undefined, in_flight := false, last_error := undefined} = ?S:status(),
+    [#{level := notice}] = [E || #{what := system_metrics_periodic_report_off} = E
+                                     <- msm_log_capture:events()].
 
 contains(Text, Sub) -> string:find(Text, Sub) =/= nomatch.

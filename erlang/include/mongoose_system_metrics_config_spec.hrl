@@ -1,7 +1,9 @@
-%% MongooseIM 6.x config-spec records (include/mongoose_config_spec.hrl, unchanged from 6.0.0
-%% to 6.8.0), defined here so that service_mongoose_system_metrics:config_spec/0 returns terms
-%% that MongooseIM's TOML parser (mongoose_config_parser_toml) understands, without needing
-%% MongooseIM's headers to build. The field order is what matters: these are the same tuples.
+%% MongooseIM 6.x config-spec records (include/mongoose_config_spec.hrl), defined here so that
+%% service_mongoose_system_metrics:config_spec/0 returns terms that MongooseIM's TOML parser
+%% (mongoose_config_parser_toml) understands, without needing MongooseIM's headers to build.
+%% The field order is what matters: from 6.1.0 to 6.8.0 these are the same tuples. Only the
+%% default of `process' differs between releases (`undefined' up to 6.2, `[]' from 6.3), and
+%% each release's parser refuses the other's: config_spec/0 sets `process' on every node.
 %% The guard is MongooseIM's own, so including both headers defines the records once.
 -ifndef(MONGOOSEIM_CONFIG_SPEC_HRL).
 -define(MONGOOSEIM_CONFIG_SPEC_HRL, true).

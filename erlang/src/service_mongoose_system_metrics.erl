@@ -43,7 +43,7 @@
 
 -type tracking_id() :: #{id := binary() | string(), secret := binary() | string()}.
 -type options() :: #{initial_report => non_neg_integer(),
-                     periodic_report => pos_integer(),
+                     periodic_report => non_neg_integer(),
                      report => boolean(),
                      tracking_id => tracking_id(),
                      url => binary() | string(),
@@ -144,29 +144,39 @@ stop() ->
     end.
 
 %% @doc The TOML section `[services.service_mongoose_system_metrics]' for MongooseIM's
-%% config parser (MongooseIM 6.x records).
+%% config parser (MongooseIM 6.x records), processed alike by the parsers of 6.1.0 to 6.8.0.
 -spec config_spec() -> #section{}.
 config_spec() ->
     #section{
-       items = #{<<"initial_report">> => #option{type = integer, validate = non_negative},
-                 <<"periodic_report">> => #option{type = integer, validate = positive},
-                 <<"report">> => #option{type = boolean},
+       items = #{<<"initial_report">> => option(integer, non_negative),
+                 <<"periodic_report">> => option(integer, non_negative),
+                 <<"report">> => option(boolean, any),
                  <<"tracking_id">> => tracking_id_section(),
-                 <<"url">> => #option{type = binary, validate = url},
-                 <<"region">> => #option{type = atom, validate = {enum, [global, eu]}},
-                 <<"validate">> => #option{type = boolean},
-                 <<"timeout">> => #option{type = integer, validate = positive},
-                 <<"max_retries">> => #option{type = integer, validate = non_negative},
-                 <<"cacertfile">> => #option{type = string, validate = filename},
-                 <<"cluster_report">> => #option{type = boolean}},
+                 <<"url">> => option(binary, url),
+                 <<"region">> => option(atom, {enum, [global, eu]}),
+                 <<"validate">> => option(boolean, any),
+                 <<"timeout">> => option(integer, positive),
+                 <<"max_retries">> => option(integer, non_negative),
+                 <<"cacertfile">> => option(string, filename),
+                 <<"cluster_report">> => option(boolean, any)},
        defaults = #{<<"initial_report">> => timer:minutes(5),
                     <<"periodic_report">> => timer:hours(3),
-                    <<"cluster_report">> => false}}.
+                    <<"cluster_report">> => false},
+       process = fun unchanged/1}.
 
 tracking_id_section() ->
-    #section{items = #{<<"id">> => #option{type = string, validate = non_empty},
-                       <<"secret">> => #option{type = string, validate = non_empty}},
-             required = all}.
+    #section{items = #{<<"id">> => option(string, non_empty),
+                       <<"secret">> => option(string, non_empty)},
+             required = all,
+             process = fun unchanged/1}.
+
+%% `process' is always set to a fun: the record default differs between releases (`undefined'
+%% up to 6.2, `[]' from 6.3) and each release's parser refuses the other's, but all take a fun.
+option(Type, Validate) ->
+    #option{type = Type, validate = Validate, process = fun unchanged/1}.
+
+unchanged(Value) ->
+    Value.
 
 %% @doc `ok' when the service is configured; otherwise logs how reporting was switched off
 %% (and how to silence that) and returns `ignore'.
@@ -379,7 +389,7 @@ check_opt(Key, Value, Acc) ->
     end.
 
 valid_opt(initial_report, V) -> is_integer(V) andalso V >= 0;
-valid_opt(periodic_report, V) -> is_integer(V) andalso V > 0;
+valid_opt(periodic_report, V) -> is_integer(V) andalso V >= 0;
 valid_opt(report, V) -> is_boolean(V);
 valid_opt(tracking_id, #{id := Id, secret := Secret} = T) ->
     map_size(T) =:= 2 andalso non_empty_text(Id) andalso non_empty_text(Secret);
@@ -504,7 +514,12 @@ schedule_first(#state{opts = #{initial_report := Initial, periodic_report := Per
                 undefined -> Initial;
                 _ -> max(Initial, min(Period, LastSuccess + Period - now_ms()))
             end,
+    log_if_periodic_report_off(Period, Delay),
     arm(erlang:monotonic_time(millisecond) + Delay, 0, S#state{last_success = LastSuccess}).
+
+%% periodic_report = 0: the initial report is the only one of this run.
+schedule_next(#state{opts = #{periodic_report := 0}} = S) ->
+    S#state{timer = undefined, next_due = undefined};
 
 %% Fixed rate: the nominal tick moves by one period (skipping missed ones), then up to 10%
 %% jitter is added to when the timer fires.
@@ -515,6 +530,14 @@ schedule_next(#state{base = Base, opts = #{periodic_report := Period}} = S) ->
                N -> N + ((Now - N) div Period + 1) * Period
            end,
     arm(Next, rand:uniform(Period div 10 + 1) - 1, S).
+
+%% Once per start, so that a zero set on purpose is visible and one set by mistake is found.
+log_if_periodic_report_off(0, Delay) ->
+    ?LOG_NOTICE(#{what => system_metrics_periodic_report_off, initial_report_in_ms => Delay,
+                  text => <<"periodic_report is 0: only the initial report is sent, "
+                            "no periodic reports follow">>});
+log_if_periodic_report_off(_, _) ->
+    ok.
 
 arm(Base, Jitter, S) ->
     Delay = max(0, Base + Jitter - erlang:monotonic_time(millisecond)),
