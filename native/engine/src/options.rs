@@ -25,11 +25,18 @@ pub const MAX_RETRIES_CAP: i64 = 10;
 /// A GA4 property to report to: its measurement id and Measurement Protocol API secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackingId {
-    /// Measurement id, 1-64 chars of `[A-Za-z0-9_-]`.
+    /// Measurement id, as given.
     pub id: String,
     /// API secret; never printed.
     pub secret: Secret,
+    /// Whether the id is 1-64 chars of `[A-Za-z0-9_-]` and the secret non-empty printable
+    /// text. An invalid one stands alone: it gets its own `invalid_tracking_id` result and
+    /// the other ids are sent as usual.
+    pub valid: bool,
 }
+
+/// Most tracking ids one send takes.
+pub const MAX_TRACKING_IDS: usize = 16;
 
 /// Checked send options.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +62,10 @@ fn valid_tracking_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+}
+
+fn valid_secret(secret: &str) -> bool {
+    !secret.is_empty() && !secret.chars().any(char::is_control)
 }
 
 fn valid_client_id(id: &str) -> bool {
@@ -191,6 +202,9 @@ fn read_tracking_ids(v: &Value, path: &[PathElem]) -> Result<Vec<TrackingId>, In
     if items.is_empty() {
         return Err(InputError::new(path, "must not be empty"));
     }
+    if items.len() > MAX_TRACKING_IDS {
+        return Err(InputError::new(path, "at most 16 tracking ids"));
+    }
     let mut out: Vec<TrackingId> = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let item_path = index(path, i);
@@ -198,24 +212,13 @@ fn read_tracking_ids(v: &Value, path: &[PathElem]) -> Result<Vec<TrackingId>, In
         for (name, value) in atom_keyed_map(item, &item_path)? {
             let p = key(&item_path, name);
             match name {
-                "id" => {
-                    let s = text(value, &p)?;
-                    if !valid_tracking_id(&s) {
-                        return Err(InputError::new(
-                            &p,
-                            "must be 1-64 characters of [A-Za-z0-9_-]",
-                        ));
-                    }
-                    id = Some(s);
-                }
+                "id" => id = Some(text(value, &p)?),
+                // The reason never quotes the value: it is a secret.
                 "secret" => {
-                    // The reason never quotes the value: it is a secret.
-                    let s = text(value, &p)
-                        .map_err(|_| InputError::new(&p, "expected a binary or a string"))?;
-                    if s.is_empty() || s.chars().any(char::is_control) {
-                        return Err(InputError::new(&p, "must be non-empty printable text"));
-                    }
-                    secret = Some(Secret::new(s));
+                    secret =
+                        Some(Secret::new(text(value, &p).map_err(|_| {
+                            InputError::new(&p, "expected a binary or a string")
+                        })?))
                 }
                 _ => return Err(InputError::new(&p, "unknown key")),
             }
@@ -223,8 +226,9 @@ fn read_tracking_ids(v: &Value, path: &[PathElem]) -> Result<Vec<TrackingId>, In
         let id = id.ok_or_else(|| InputError::new(&item_path, "missing required key id"))?;
         let secret =
             secret.ok_or_else(|| InputError::new(&item_path, "missing required key secret"))?;
+        let valid = valid_tracking_id(&id) && valid_secret(secret.expose());
         if !out.iter().any(|t| t.id == id) {
-            out.push(TrackingId { id, secret });
+            out.push(TrackingId { id, secret, valid });
         }
     }
     Ok(out)

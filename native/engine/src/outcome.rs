@@ -24,6 +24,9 @@ pub enum SendError {
     /// `cancel/1` or `cancel_all/0` stopped the send.
     #[error("cancelled")]
     Cancelled,
+    /// The tracking id (or its secret) is not valid: nothing was sent for it.
+    #[error("invalid_tracking_id")]
+    InvalidTrackingId,
     /// A bug: a task panicked or the runtime could not run it.
     #[error("internal_error")]
     Internal,

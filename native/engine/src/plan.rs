@@ -32,6 +32,8 @@ pub struct PlannedRequest {
 pub struct TrackingPlan {
     /// The measurement id.
     pub tracking_id: String,
+    /// False for an invalid id: nothing is sent for it, its result is `invalid_tracking_id`.
+    pub valid: bool,
     /// The batches, in order.
     pub requests: Vec<PlannedRequest>,
 }
@@ -172,9 +174,17 @@ pub fn plan_bodies(bodies: &[(Bytes, usize)], opts: &SendOptions) -> SendPlan {
         .tracking_ids
         .iter()
         .map(|t| {
+            if !t.valid {
+                return TrackingPlan {
+                    tracking_id: t.id.clone(),
+                    valid: false,
+                    requests: Vec::new(),
+                };
+            }
             let url = SecretUrl::new(&endpoint, &t.id, &t.secret);
             TrackingPlan {
                 tracking_id: t.id.clone(),
+                valid: true,
                 requests: bodies
                     .iter()
                     .map(|(body, n)| PlannedRequest {

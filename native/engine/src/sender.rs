@@ -79,6 +79,9 @@ pub async fn execute(
     // a panic in one is that tracking id's `Internal` error.
     let (shared, local) = (&shared, &local);
     let parts = plan.trackings.into_iter().map(|tracking| async move {
+        if !tracking.valid {
+            return invalid_result(tracking.tracking_id, validate);
+        }
         let (tracking_id, batches) = (tracking.tracking_id.clone(), tracking.requests.len());
         let sent = AssertUnwindSafe(send_tracking(shared, tracking, local.clone()));
         match sent.catch_unwind().await {
@@ -100,17 +103,34 @@ pub async fn execute(
     join_all(parts).await
 }
 
-/// One result per tracking id of `plan`, all failed with `error`, nothing sent.
+/// The result of an invalid tracking id: nothing planned, nothing sent.
+fn invalid_result(tracking_id: String, validate: bool) -> TrackingResult {
+    TrackingResult {
+        tracking_id,
+        result: Err(SendError::InvalidTrackingId),
+        batches: 0,
+        requests: 0,
+        events: 0,
+        validation_messages: validate.then(Vec::new),
+    }
+}
+
+/// One result per tracking id of `plan`, all failed with `error` (invalid ids with their
+/// own error), nothing sent.
 pub fn failed_results(plan: &SendPlan, error: SendError) -> Vec<TrackingResult> {
+    let validate = plan.mode == Mode::Validate;
     plan.trackings
         .iter()
-        .map(|t| TrackingResult {
-            tracking_id: t.tracking_id.clone(),
-            result: Err(error),
-            batches: t.requests.len(),
-            requests: 0,
-            events: 0,
-            validation_messages: (plan.mode == Mode::Validate).then(Vec::new),
+        .map(|t| match t.valid {
+            false => invalid_result(t.tracking_id.clone(), validate),
+            true => TrackingResult {
+                tracking_id: t.tracking_id.clone(),
+                result: Err(error),
+                batches: t.requests.len(),
+                requests: 0,
+                events: 0,
+                validation_messages: validate.then(Vec::new),
+            },
         })
         .collect()
 }

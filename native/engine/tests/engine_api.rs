@@ -557,20 +557,6 @@ fn option_errors_name_their_path_and_never_quote_the_secret() {
         (
             opts(vec![(
                 "tracking_ids",
-                list(vec![map(vec![("id", bin("G 1")), ("secret", bin("x"))])]),
-            )]),
-            vec![key("opts"), key("tracking_ids"), idx(1), key("id")],
-        ),
-        (
-            opts(vec![(
-                "tracking_ids",
-                secret_list(bin("line\nbreak-secret")),
-            )]),
-            vec![key("opts"), key("tracking_ids"), idx(1), key("secret")],
-        ),
-        (
-            opts(vec![(
-                "tracking_ids",
                 list(vec![map(vec![("id", bin("G-1"))])]),
             )]),
             vec![key("opts"), key("tracking_ids"), idx(1)],
@@ -821,4 +807,42 @@ fn modules_are_named_as_the_release_names_them() {
             Some(ParamValue::Int(1))
         )
     );
+}
+
+/// Each tracking id stands alone: an invalid one (a typo in the id, a broken secret) is
+/// planned as nothing and the others as usual; more than 16 is an input error.
+#[test]
+fn invalid_tracking_ids_stand_alone() {
+    let ids = list(vec![
+        map(vec![("id", bin("G-TYPO ")), ("secret", bin("typo-secret"))]),
+        map(vec![("id", bin("G-GOOD")), ("secret", bin("good-secret"))]),
+        map(vec![
+            ("id", bin("G-BROKEN")),
+            ("secret", bin("line\nbreak-secret")),
+        ]),
+    ]);
+    let plan = api::plan_send(&events_value(1), &opts(vec![("tracking_ids", ids)])).unwrap();
+    let summary: Vec<(&str, bool, usize)> = plan
+        .trackings
+        .iter()
+        .map(|t| (t.tracking_id.as_str(), t.valid, t.requests.len()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("G-TYPO ", false, 0),
+            ("G-GOOD", true, 1),
+            ("G-BROKEN", false, 0)
+        ]
+    );
+    let shown = format!("{plan:?}");
+    assert!(!shown.contains("typo-secret") && !shown.contains("break-secret"));
+
+    let many = list(
+        (0..17)
+            .map(|i| map(vec![("id", bin(&format!("G-{i}"))), ("secret", bin("s"))]))
+            .collect(),
+    );
+    let err = api::plan_send(&events_value(1), &opts(vec![("tracking_ids", many)])).unwrap_err();
+    assert_eq!(err.path, vec![key("opts"), key("tracking_ids")]);
 }

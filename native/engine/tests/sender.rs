@@ -39,6 +39,7 @@ fn tracking(base: &str, id: &str, events: usize) -> TrackingPlan {
     let base = reqwest::Url::parse(base).unwrap();
     TrackingPlan {
         tracking_id: id.to_string(),
+        valid: true,
         requests: batches(events)
             .into_iter()
             .map(|(body, events)| PlannedRequest {

@@ -20,6 +20,7 @@ fn plan(url: &str, cacertfile: Option<std::path::PathBuf>) -> SendPlan {
     SendPlan {
         trackings: vec![TrackingPlan {
             tracking_id: "G-ONE".into(),
+            valid: true,
             requests: vec![PlannedRequest {
                 url: SecretUrl::new(&base, "G-ONE", &Secret::new("s3cret")),
                 body: bytes::Bytes::from_static(

@@ -238,6 +238,7 @@ fn send_error<'a>(env: Env<'a>, e: SendError) -> Term<'a> {
         SendError::HttpStatus(n) => (atoms::http_status(), n).encode(env),
         SendError::RateLimited => atoms::rate_limited().encode(env),
         SendError::Cancelled => atoms::cancelled().encode(env),
+        SendError::InvalidTrackingId => atoms::invalid_tracking_id().encode(env),
         SendError::Internal => atoms::internal_error().encode(env),
     }
 }
