@@ -22,7 +22,7 @@
 -module(mongoose_system_metrics_nif).
 
 -export([build_report/1, encode_json/1, plan_requests/2, send_report/2,
-         cancel/1, cancel_all/0, configure/1, load_error/0]).
+         cancel/1, cancel_all/0, configure/1, load_error/0, release_rules/1]).
 
 -on_load(init/0).
 
@@ -32,9 +32,9 @@
 %% second one then runs on a dirty CPU scheduler. build_report_normal/1 is for benchmarks
 %% only: it builds on the caller's scheduler whatever the size (the service never calls it).
 -export([build_report_nif/1, build_report_dirty/1, send_report_nif/2, send_report_dirty/2,
-         build_report_normal/1]).
+         build_report_normal/1, release_rules_nif/1]).
 
--export_type([node_info/0, event/0, request/0, send_opts/0, path/0,
+-export_type([node_info/0, event/0, request/0, send_opts/0, path/0, release_rules/0,
               input_error/0, tracking_result/0, send_error_reason/0]).
 
 -type path() :: [atom() | pos_integer() | binary()].
@@ -75,6 +75,12 @@
           requests := non_neg_integer(),
           events := non_neg_integer(),
           validation_messages => [#{binary() => binary()}]}.
+
+-type release_rules() ::
+        #{release := binary(),
+          stanza_counters := exometer_by_type | exometer_c2s | exometer_when_configured
+                           | instrumentation,
+          components := ejabberd_router | mongoose_component}.
 
 -define(LOAD_ERROR_KEY, {?MODULE, load_error}).
 -define(LIB, "libmongoose_system_metrics_nif").
@@ -164,6 +170,23 @@ send_report_nif(_Events, _Opts) -> not_loaded().
 -spec send_report_dirty([event()], send_opts()) ->
           {ok, reference()} | {error, overloaded | input_error() | nif_error()}.
 send_report_dirty(_Events, _Opts) -> not_loaded().
+
+%% @doc The rules of the MongooseIM release line a node of this version runs (the engine's
+%% one table of per-release rules): how its collector reads the stanza counters and which
+%% module knows the components. An unknown version gets the latest supported line's rules.
+-spec release_rules(binary() | undefined) -> {ok, release_rules()} | {error, nif_error()}.
+release_rules(Version) when is_binary(Version), byte_size(Version) =< 256 ->
+    wrap_rules(release_rules_nif(Version));
+release_rules(_) ->
+    %% Not a version a release has: checked here, so a huge binary is never copied.
+    wrap_rules(release_rules_nif(<<>>)).
+
+wrap_rules(#{} = Rules) -> {ok, Rules};
+wrap_rules(Error) -> Error.
+
+%% @private release_rules/1 in the engine.
+-spec release_rules_nif(binary()) -> release_rules() | {error, nif_error()}.
+release_rules_nif(_Version) -> not_loaded().
 
 %% The error term is read at run time (not a literal here) so that dialyzer judges callers by
 %% the specs above, not by these stub bodies.

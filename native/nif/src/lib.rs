@@ -6,6 +6,7 @@ mod built;
 mod decode;
 mod encode;
 mod map_iter;
+mod release;
 mod report;
 mod send;
 
