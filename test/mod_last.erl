@@ -1,7 +1,9 @@
-%%% @doc TEST STAND-IN for MongooseIM's mod_last: its `config_metrics/1' reports `backend'.
+%%% @doc TEST STAND-IN for MongooseIM's mod_last: a gen_mod that reports its `backend'
+%%% through `mongoose_module_metrics', as MongooseIM's.
 -module(mod_last).
--export([config_metrics/1]).
+-behaviour(gen_mod).
+-behaviour(mongoose_module_metrics).
+-export([start/2, config_metrics/1]).
 
-config_metrics(HostType) ->
-    Opts = gen_mod:get_module_opts(HostType, ?MODULE),
-    [{backend, maps:get(backend, Opts, mnesia)}].
+start(_HostType, _Opts) -> ok.
+config_metrics(HostType) -> mongoose_module_metrics:opts_for_module(HostType, ?MODULE, [backend]).

@@ -1,8 +1,10 @@
-%%% @doc TEST STAND-IN for MongooseIM's mod_muc: `config_metrics/1' reports `backend' and
-%%% `online_backend'.
+%%% @doc TEST STAND-IN for MongooseIM's mod_muc: a gen_mod that reports `backend' and
+%%% `online_backend' (6.2+) through `mongoose_module_metrics', as MongooseIM's.
 -module(mod_muc).
--export([config_metrics/1]).
+-behaviour(gen_mod).
+-behaviour(mongoose_module_metrics).
+-export([start/2, config_metrics/1]).
 
+start(_HostType, _Opts) -> ok.
 config_metrics(HostType) ->
-    Opts = gen_mod:get_module_opts(HostType, ?MODULE),
-    [{backend, maps:get(backend, Opts, mnesia)}, {online_backend, maps:get(online_backend, Opts, mnesia)}].
+    mongoose_module_metrics:opts_for_module(HostType, ?MODULE, [backend, online_backend]).

@@ -1,6 +1,10 @@
-%%% @doc TEST STAND-IN for MongooseIM's mod_push_service_mongoosepush (`api_version').
+%%% @doc TEST STAND-IN for MongooseIM's mod_push_service_mongoosepush: a gen_mod that
+%%% reports `api_version' (a binary) through `mongoose_module_metrics', as MongooseIM's.
 -module(mod_push_service_mongoosepush).
--export([config_metrics/1]).
+-behaviour(gen_mod).
+-behaviour(mongoose_module_metrics).
+-export([start/2, config_metrics/1]).
 
+start(_HostType, _Opts) -> ok.
 config_metrics(HostType) ->
-    [{api_version, maps:get(api_version, gen_mod:get_module_opts(HostType, ?MODULE), <<"v3">>)}].
+    mongoose_module_metrics:opts_for_module(HostType, ?MODULE, [api_version]).

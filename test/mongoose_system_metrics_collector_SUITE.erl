@@ -10,7 +10,9 @@
 
 all() ->
     [node_info_has_every_fact, one_module_entry_per_host_type_and_module,
-     config_metrics_become_opts, repeated_key_becomes_list, custom_module_has_no_opts,
+     config_metrics_become_opts, repeated_key_keeps_its_last_value, custom_module_has_no_opts,
+     modules_without_gen_mod_are_left_out, stanza_counts_as_each_release_reads_them,
+     components_as_each_release_finds_them,
      http_handlers_are_listed, c2s_listeners_with_tls, outgoing_pool_types,
      config_type_from_path, stanza_counts_from_prometheus, stanza_counts_from_exometer,
      no_stanza_counts_without_instrumentation, previous_counts_are_passed,
@@ -38,12 +40,16 @@ node_info_has_every_fact(_) ->
     #{node_count := 1, host_type_count := 2, domain_count := 3, component_count := 1} = Info,
     true = is_integer(maps:get(uptime_seconds, Info)).
 
+%% As MongooseIM's collector: for each host type, every module loaded on any host type.
+%% localhost loads 6 modules, anonymous 1 of them (sample_config/0).
 one_module_entry_per_host_type_and_module(_) ->
     #{modules := Mods} = collect(),
     Names = [M || #{module := M} <- Mods],
-    ?assertEqual(7, length(Mods)),
+    ?assertEqual(12, length(Mods)),
     ?assertEqual(2, length([x || mod_vcard <- Names])),
-    ?assertEqual(1, length([x || mod_acme_secret_feature <- Names])).
+    ?assertEqual(2, length([x || mod_acme_secret_feature <- Names])),
+    ?assertEqual([mod_acme_secret_feature, mod_event_pusher, mod_last, mod_muc,
+                  mod_push_service_mongoosepush, mod_vcard], lists:sublist(Names, 6)).
 
 config_metrics_become_opts(_) ->
     #{modules := Mods} = collect(),
@@ -51,17 +57,31 @@ config_metrics_become_opts(_) ->
     ?assert(lists:member(#{module => mod_vcard, opts => #{backend => ldap}}, Mods)),
     ?assert(lists:member(#{module => mod_muc, opts => #{backend => rdbms, online_backend => cets}}, Mods)),
     ?assert(lists:member(#{module => mod_push_service_mongoosepush,
-                           opts => #{api_version => <<"v3">>}}, Mods)).
+                           opts => #{api_version => <<"v3">>}}, Mods)),
+    %% Not loaded on anonymous: asked anyway, it has no options there.
+    ?assertEqual([#{module => mod_last, opts => #{backend => mnesia}}, #{module => mod_last}],
+                 [E || #{module := mod_last} = E <- Mods]).
 
-repeated_key_becomes_list(_) ->
+%% mod_event_pusher gives one `backend' per pusher (http, push); MongooseIM puts them into
+%% one map, so the last one stays.
+repeated_key_keeps_its_last_value(_) ->
     #{modules := Mods} = collect(),
-    [#{opts := #{backend := Backends}}] = [E || #{module := mod_event_pusher} = E <- Mods],
-    ?assertEqual([http, push], Backends).
+    ?assertEqual([#{module => mod_event_pusher, opts => #{backend => push}},
+                  #{module => mod_event_pusher}],
+                 [E || #{module := mod_event_pusher} = E <- Mods]).
 
 custom_module_has_no_opts(_) ->
     #{modules := Mods} = collect(),
-    ?assertEqual([#{module => mod_acme_secret_feature}],
+    ?assertEqual([#{module => mod_acme_secret_feature}, #{module => mod_acme_secret_feature}],
                  [E || #{module := mod_acme_secret_feature} = E <- Mods]).
+
+%% A loaded module that declares neither gen_mod nor mongoose_module_metrics is not a
+%% module MongooseIM counts (here: a library module of OTP).
+modules_without_gen_mod_are_left_out(_) ->
+    mongoose_config:set_opt({modules, <<"anonymous">>}, #{mod_vcard => #{backend => ldap},
+                                                           lists => #{}}),
+    #{modules := Mods} = collect(),
+    ?assertEqual([], [E || #{module := lists} = E <- Mods]).
 
 http_handlers_are_listed(_) ->
     #{http_handlers := H} = collect(),
@@ -70,8 +90,10 @@ http_handlers_are_listed(_) ->
 
 c2s_listeners_with_tls(_) ->
     #{c2s_listeners := L} = collect(),
+    %% The second listener's TLS has no `module' (as in 6.4+): MongooseIM reports no TLS
+    %% option for it.
     ?assertEqual([#{proto => tcp, tls => #{mode => starttls, module => fast_tls}},
-                  #{proto => tcp, tls => #{mode => tls, module => just_tls}},
+                  #{proto => tcp},
                   #{proto => tcp}], L).
 
 outgoing_pool_types(_) ->
@@ -100,6 +122,38 @@ stanza_counts_from_exometer(_) ->
     exometer:set([<<"localhost">>, xmpp_element_out, c2s, presence_count], 1),
     #{stanza_counts := C} = collect(),
     ?assertMatch(#{xmppMessageSent := 11, xmppPresenceReceived := 1, xmppIqSent := 0}, C).
+
+%% Every release's counters at once, with distinct values: which one a release reads, and
+%% when, follows its collector (src/system_metrics/mongoose_system_metrics_collector.erl and
+%% the service's instrumentation check, release by release).
+stanza_counts_as_each_release_reads_them(_) ->
+    exometer:set([<<"localhost">>, xmppMessageSent], 1),
+    exometer:set([<<"localhost">>, c2s_element_in, message_count], 10),
+    exometer:set([<<"localhost">>, xmpp_element_in, c2s, message_count], 100),
+    prometheus_counter:set("xmpp_element_in_message_count", [<<"localhost">>], 1000),
+    Expected = [{"6.1.0", exometer, 1}, {"6.2.1", prometheus, 1}, {"6.2.1", none, 1},
+                {"6.3.3", exometer, 10}, {"6.3.3", none, 10},
+                {"6.4.0", exometer, 100}, {"6.5.0", prometheus, absent}, {"6.5.0", none, absent},
+                {"6.6.0", exometer, 100}, {"6.7.0", prometheus, 1000}, {"6.8.0", none, absent},
+                {"6.8.0-12-gabc1234", prometheus, 1000}],
+    [begin
+         msm_test_helper:set_mim_version(Version),
+         mongoose_config:set_opt(instrumentation, case Instr of
+                                                      none -> #{log => #{}};
+                                                      _ -> #{Instr => #{}}
+                                                  end),
+         Got = case collect() of
+                   #{stanza_counts := #{xmppMessageSent := N}} -> N;
+                   #{} -> absent
+               end,
+         ?assertEqual({Version, Instr, Want}, {Version, Instr, Got})
+     end || {Version, Instr, Want} <- Expected].
+
+components_as_each_release_finds_them(_) ->
+    [begin
+         msm_test_helper:set_mim_version(Version),
+         ?assertMatch({_, #{component_count := 1}}, {Version, collect()})
+     end || Version <- ["6.1.0", "6.2.1", "6.8.0"]].
 
 no_stanza_counts_without_instrumentation(_) ->
     mongoose_config:set_opt(instrumentation, #{log => #{}}),

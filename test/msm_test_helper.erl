@@ -4,7 +4,8 @@
 -module(msm_test_helper).
 -export([set_mim_config/0, set_mim_config/1, clear_mim_config/0, sample_config/0,
          wait_until/2, wait_until/3, report_dir/1, nif_loaded/0, require_nif/0,
-         stop_service/0, clear_env/0, start_service/1, run_cmd/4]).
+         stop_service/0, clear_env/0, start_service/1, run_cmd/4,
+         set_mim_version/1]).
 
 -define(SERVICE, service_mongoose_system_metrics).
 
@@ -44,10 +45,26 @@ set_mim_config(Extra) ->
     mongoose_config:set_config_path("/etc/mongooseim/mongooseim.toml").
 
 clear_mim_config() ->
+    set_mim_version(undefined),
     mongoose_config:erase_opts(),
     mongoose_cluster_id:clean_cache(),
     prometheus_counter:reset(),
     exometer:reset().
+
+%% The node's MongooseIM release: a started `mongooseim' application of that version, which
+%% is where MongooseIM (and its collector) reads it; `undefined' removes it.
+set_mim_version(Version) ->
+    _ = application:stop(mongooseim),
+    _ = application:unload(mongooseim),
+    case Version of
+        undefined -> ok;
+        _ ->
+            ok = application:load({application, mongooseim,
+                                   [{description, "MongooseIM stand-in"}, {vsn, Version},
+                                    {modules, []}, {registered, []},
+                                    {applications, [kernel, stdlib]}]}),
+            ok = application:start(mongooseim)
+    end.
 
 wait_until(Fun, Timeout) -> wait_until(Fun, Timeout, 20).
 wait_until(Fun, Timeout, Sleep) ->

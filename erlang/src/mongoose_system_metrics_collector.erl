@@ -1,34 +1,46 @@
 %%% @doc The node's facts, gathered for one report, in the shape the engine's
-%%% `mongoose_system_metrics_nif:build_report/1' takes (`node_info()').
+%%% `mongoose_system_metrics_nif:build_report/1' takes (`node_info()'), read as MongooseIM's
+%%% own collector reads them, release by release.
 %%%
 %%% Facts are raw: the engine applies the privacy rules (which modules, options, handlers
-%%% and values may be named). So `modules' has one entry per (host type, module) for every
-%%% configured gen_mod module, known or custom, with the module's `config_metrics/1'
-%%% answer (when it exports one) turned into an options map; a key that appears several
-%%% times (mod_event_pusher gives one `backend' per pusher) becomes a list value.
+%%% and values may be named). `modules' has, for each host type, one entry for every
+%%% module loaded on any host type (MongooseIM asks each host type about each of them),
+%%% with the options that the module's own `config_metrics/1' gives for that host type,
+%%% folded into one map as MongooseIM folds them (a repeated key keeps its last value).
+%%% Modules that declare neither `gen_mod' nor `mongoose_module_metrics' are not modules
+%%% MongooseIM counts, and are left out.
+%%%
+%%% What differs between releases (how the stanza counters are read, which module knows
+%%% the components) comes from the engine's table of release rules
+%%% (`mongoose_system_metrics_nif:release_rules/1'), keyed by the node's version.
 %%%
 %%% A fact that cannot be gathered (not in MongooseIM, or MongooseIM crashed answering) is
 %%% left out; `collect/1' also returns the failures so that the service can log them.
 -module(mongoose_system_metrics_collector).
 
--export([collect/1, stanza_counts/0, instrumentation/0, stanza_types/0]).
+-export([collect/1, stanza_counts/0, stanza_types/0]).
 
--export_type([metrics_module/0, stanza_counts/0, failure/0]).
+-export_type([stanza_counts/0, failure/0]).
 
--type metrics_module() :: prometheus | exometer | none.
 -type stanza_counts() :: #{atom() => non_neg_integer()}.
 -type failure() :: {atom(), term()}.
 -type node_info() :: mongoose_system_metrics_nif:node_info().
+-type rules() :: mongoose_system_metrics_nif:release_rules().
 
 -define(MAX_BINARY, 256).
+%% Used when the engine cannot say (it is not loaded: nothing is built or sent then).
+-define(LATEST_RULES, #{release => <<"6.8">>, stanza_counters => instrumentation,
+                        components => mongoose_component}).
 
-%% @doc Gathers the node's facts; `PrevCounts' are the stanza totals of the previous report.
+%% @doc Gathers the node's facts; `PrevCounts' are the stanza totals of the previous report
+%% (collected, whether or not its send succeeded).
 -spec collect(stanza_counts() | undefined) -> {node_info(), [failure()]}.
 collect(PrevCounts) ->
-    Facts = [{version, fun version/0},
-             {uptime_seconds, fun uptime_seconds/0},
+    Version = gather_one(version, fun version/0),
+    Rules = rules(Version),
+    Facts = [{uptime_seconds, fun uptime_seconds/0},
              {node_count, fun node_count/0},
-             {component_count, fun mongoose_system_metrics_mim:component_count/0},
+             {component_count, fun() -> component_count(Rules) end},
              {config_type, fun config_type/0},
              {host_type_count, fun host_type_count/0},
              {domain_count, fun mongoose_system_metrics_mim:domains_count/0},
@@ -36,13 +48,16 @@ collect(PrevCounts) ->
              {http_handlers, fun http_handlers/0},
              {c2s_listeners, fun c2s_listeners/0},
              {outgoing_pools, fun outgoing_pools/0},
-             {stanza_counts, fun stanza_counts/0}],
-    {Info, Failures} = lists:foldl(fun gather/2, {#{}, []}, Facts),
+             {stanza_counts, fun() -> stanza_counts(Rules) end}],
+    {Info, Failures} = lists:foldl(fun gather/2, Version, Facts),
     Info1 = case {Info, PrevCounts} of
                 {#{stanza_counts := _}, #{}} -> Info#{previous_stanza_counts => PrevCounts};
                 _ -> Info
             end,
     {Info1, lists:reverse(Failures)}.
+
+gather_one(Key, Fun) ->
+    gather({Key, Fun}, {#{}, []}).
 
 gather({Key, Fun}, {Info, Failures}) ->
     try Fun() of
@@ -52,13 +67,26 @@ gather({Key, Fun}, {Info, Failures}) ->
         Class:Reason -> {Info, [{Key, {Class, Reason}} | Failures]}
     end.
 
-%% @doc The node's XMPP stanza totals, from the instrumentation MongooseIM uses
-%% (prometheus first, then exometer), or `unavailable' when neither is on.
+rules({#{version := Version}, _}) ->
+    case mongoose_system_metrics_nif:release_rules(Version) of
+        {ok, Rules} -> Rules;
+        {error, _} -> ?LATEST_RULES
+    end;
+rules(_) ->
+    ?LATEST_RULES.
+
+%% @doc This node's XMPP stanza totals, read as its release reads them, or `unavailable'
+%% when its release reads none (no instrumentation configured).
 -spec stanza_counts() -> {ok, stanza_counts()} | unavailable.
 stanza_counts() ->
-    case instrumentation() of
+    Version = gather_one(version, fun version/0),
+    stanza_counts(rules(Version)).
+
+-spec stanza_counts(rules()) -> {ok, stanza_counts()} | unavailable.
+stanza_counts(#{stanza_counters := Scheme}) ->
+    case stanza_source(Scheme) of
         none -> unavailable;
-        Module -> {ok, maps:from_list([{Type, count(Module, Type)} || Type <- stanza_types()])}
+        Source -> read_counts(Source)
     end.
 
 %% @doc The stanza types reported, in MongooseIM's order.
@@ -67,41 +95,66 @@ stanza_types() ->
     [xmppMessageSent, xmppMessageReceived, xmppIqSent,
      xmppIqReceived, xmppPresenceSent, xmppPresenceReceived].
 
-%% @doc Which instrumentation gives the stanza counts: MongooseIM's `instrumentation' option.
--spec instrumentation() -> metrics_module().
-instrumentation() ->
+%% Where a release's collector reads the counters (see release.rs in the engine).
+stanza_source(exometer_by_type) -> {exometer, fun(Type) -> [Type] end};
+stanza_source(exometer_c2s) -> {exometer, fun c2s_metric/1};
+stanza_source(exometer_when_configured) ->
+    case mongoose_system_metrics_mim:lookup_opt([instrumentation, exometer]) of
+        {ok, {ok, _}} -> {exometer, fun xmpp_element_metric/1};
+        _ -> none
+    end;
+stanza_source(instrumentation) ->
     case mongoose_system_metrics_mim:lookup_opt(instrumentation) of
         {ok, {ok, #{prometheus := _}}} -> prometheus;
-        {ok, {ok, #{exometer := _}}} -> exometer;
+        {ok, {ok, #{exometer := _}}} -> {exometer, fun xmpp_element_metric/1};
         _ -> none
+    end.
+
+read_counts(Source) ->
+    Counts = [{Type, count(Source, Type)} || Type <- stanza_types()],
+    case lists:keymember(unavailable, 2, Counts) of
+        true -> unavailable;
+        false -> {ok, maps:from_list(Counts)}
     end.
 
 count(prometheus, Type) ->
     case mongoose_system_metrics_mim:prometheus_counter_values(prometheus_name(Type)) of
         {ok, Values} -> lists:sum([C || {_Labels, C} <- Values, is_integer(C), C >= 0]);
-        unavailable -> 0
+        unavailable -> unavailable
     end;
-count(exometer, Type) ->
-    case mongoose_system_metrics_mim:exometer_values(['_' | exometer_name(Type)]) of
+count({exometer, Metric}, Type) ->
+    case mongoose_system_metrics_mim:exometer_values(['_' | Metric(Type)]) of
         {ok, Values} ->
             lists:sum([C || {_Name, DataPoints} <- Values, is_list(DataPoints),
                             {count, C} <- DataPoints, is_integer(C), C >= 0]);
-        unavailable -> 0
+        unavailable -> unavailable
     end.
 
-exometer_name(xmppMessageSent) -> [xmpp_element_in, '_', message_count];
-exometer_name(xmppIqSent) -> [xmpp_element_in, '_', iq_count];
-exometer_name(xmppPresenceSent) -> [xmpp_element_in, '_', presence_count];
-exometer_name(xmppMessageReceived) -> [xmpp_element_out, '_', message_count];
-exometer_name(xmppIqReceived) -> [xmpp_element_out, '_', iq_count];
-exometer_name(xmppPresenceReceived) -> [xmpp_element_out, '_', presence_count].
+c2s_metric(Type) ->
+    {Direction, Kind} = direction_and_kind(Type),
+    [c2s_direction(Direction), Kind].
 
-prometheus_name(xmppMessageSent) -> "xmpp_element_in_message_count";
-prometheus_name(xmppIqSent) -> "xmpp_element_in_iq_count";
-prometheus_name(xmppPresenceSent) -> "xmpp_element_in_presence_count";
-prometheus_name(xmppMessageReceived) -> "xmpp_element_out_message_count";
-prometheus_name(xmppIqReceived) -> "xmpp_element_out_iq_count";
-prometheus_name(xmppPresenceReceived) -> "xmpp_element_out_presence_count".
+xmpp_element_metric(Type) ->
+    {Direction, Kind} = direction_and_kind(Type),
+    [xmpp_element_direction(Direction), '_', Kind].
+
+prometheus_name(Type) ->
+    {Direction, Kind} = direction_and_kind(Type),
+    atom_to_list(xmpp_element_direction(Direction)) ++ "_" ++ atom_to_list(Kind).
+
+%% MongooseIM counts a client's stanzas coming in as "sent" (by the client).
+direction_and_kind(xmppMessageSent) -> {in, message_count};
+direction_and_kind(xmppIqSent) -> {in, iq_count};
+direction_and_kind(xmppPresenceSent) -> {in, presence_count};
+direction_and_kind(xmppMessageReceived) -> {out, message_count};
+direction_and_kind(xmppIqReceived) -> {out, iq_count};
+direction_and_kind(xmppPresenceReceived) -> {out, presence_count}.
+
+c2s_direction(in) -> c2s_element_in;
+c2s_direction(out) -> c2s_element_out.
+
+xmpp_element_direction(in) -> xmpp_element_in;
+xmpp_element_direction(out) -> xmpp_element_out.
 
 %% Facts
 
@@ -132,6 +185,9 @@ config_type() ->
             unavailable
     end.
 
+component_count(#{components := Module}) ->
+    mongoose_system_metrics_mim:component_count(Module).
+
 host_type_count() ->
     case mongoose_system_metrics_mim:host_types() of
         {ok, HostTypes} -> {ok, length(HostTypes)};
@@ -141,40 +197,52 @@ host_type_count() ->
 modules() ->
     case mongoose_system_metrics_mim:host_types() of
         {ok, HostTypes} ->
-            {ok, lists:append([host_type_modules(HT) || HT <- HostTypes])};
+            Loaded = lists:usort(lists:append([loaded_modules(HT) || HT <- HostTypes])),
+            Modules = [{M, module_kind(M)} || M <- Loaded],
+            {ok, [module_entry(M, Kind, HT) || HT <- HostTypes, {M, Kind} <- Modules,
+                                               Kind =/= other]};
         unavailable ->
             unavailable
     end.
 
-host_type_modules(HostType) ->
+loaded_modules(HostType) ->
     case mongoose_system_metrics_mim:loaded_modules(HostType) of
-        {ok, Modules} ->
-            [module_entry(M, HostType) || M <- lists:usort(Modules), is_atom(M)];
-        unavailable ->
-            []
+        {ok, Modules} when is_list(Modules) -> [M || M <- Modules, is_atom(M)];
+        _ -> []
     end.
 
-module_entry(Module, HostType) ->
-    case mongoose_system_metrics_mim:config_metrics(Module, HostType) of
-        {ok, Metrics} when is_list(Metrics) ->
-            case module_opts(Metrics) of
-                Opts when map_size(Opts) =:= 0 -> #{module => Module};
-                Opts -> #{module => Module, opts => Opts}
-            end;
-        _ ->
-            #{module => Module}
+%% As MongooseIM tells them apart: by the behaviours a module declares.
+module_kind(Module) ->
+    Attrs = try Module:module_info(attributes) catch _:_ -> [] end,
+    Declares = fun(B) -> lists:member({behaviour, [B]}, Attrs)
+                             orelse lists:member({behavior, [B]}, Attrs) end,
+    case {Declares(mongoose_module_metrics), Declares(gen_mod)} of
+        {true, _} -> metrics;
+        {false, true} -> gen_mod;
+        {false, false} -> other
     end.
 
-%% [{Key, Value}] from config_metrics/1 -> #{Key => Value | [Value]}; {none, _} means nothing.
+%% A module that reports metrics gets what its `config_metrics/1' answers for this host
+%% type; MongooseIM asks it even where it is not loaded (it then answers no options).
+module_entry(Module, metrics, HostType) ->
+    Opts = case mongoose_system_metrics_mim:config_metrics(Module, HostType) of
+               {ok, Metrics} when is_list(Metrics) -> module_opts(Metrics);
+               _ -> #{}
+           end,
+    case map_size(Opts) of
+        0 -> #{module => Module};
+        _ -> #{module => Module, opts => Opts}
+    end;
+module_entry(Module, gen_mod, _HostType) ->
+    #{module => Module}.
+
+%% [{Key, Value}] from config_metrics/1 folded into a map, a repeated key keeping its last
+%% value, as MongooseIM folds them; {none, _} means nothing.
 module_opts(Metrics) ->
-    Grouped = lists:foldl(fun({none, _}, Acc) -> Acc;
-                             ({Key, Value}, Acc) when is_atom(Key) ->
-                                  maps:update_with(Key, fun(Vs) -> [Value | Vs] end, [Value], Acc);
-                             (_, Acc) -> Acc
-                          end, #{}, Metrics),
-    maps:map(fun(_Key, [Value]) -> opt_value(Value);
-                (_Key, Values) -> lists:usort([list_item(V) || V <- lists:reverse(Values)])
-             end, Grouped).
+    lists:foldl(fun({none, _}, Acc) -> Acc;
+                   ({Key, Value}, Acc) when is_atom(Key) -> Acc#{Key => opt_value(Value)};
+                   (_, Acc) -> Acc
+                end, #{}, Metrics).
 
 %% A value the engine's schema takes; anything else is reported as `custom'.
 opt_value(V) when is_atom(V); is_integer(V) -> V;
@@ -185,12 +253,6 @@ opt_value(V) when is_list(V) ->
         false -> custom
     end;
 opt_value(_) -> custom.
-
-list_item(V) ->
-    case opt_value(V) of
-        I when is_integer(I) -> integer_to_binary(I);
-        Other -> Other
-    end.
 
 truncate(Bin) when byte_size(Bin) =< ?MAX_BINARY -> Bin;
 truncate(_) -> custom.
@@ -211,17 +273,13 @@ c2s_listeners() ->
     end.
 
 c2s_listener(Listener) ->
-    Proto = case maps:get(proto, Listener, tcp) of
+    Proto = case maps:get(proto, Listener, undefined) of
                 P when is_atom(P) -> P;
-                _ -> tcp
+                _ -> undefined
             end,
     case maps:get(tls, Listener, undefined) of
-        #{mode := Mode} = Tls when is_atom(Mode) ->
-            %% MongooseIM >= 6.3 has only just_tls and no `module' key.
-            TlsModule = case maps:get(module, Tls, just_tls) of
-                            M when is_atom(M) -> M;
-                            _ -> just_tls
-                        end,
+        %% Listeners of 6.4+ have no TLS `module': MongooseIM then reports no TLS option.
+        #{mode := Mode, module := TlsModule} when is_atom(Mode), is_atom(TlsModule) ->
             #{proto => Proto, tls => #{mode => Mode, module => TlsModule}};
         _ ->
             #{proto => Proto}

@@ -11,7 +11,7 @@
 %%% `mongoose_config:lookup_opt/1', `mongoose_config:get_config_path/0',
 %%% `gen_mod:loaded_modules/1', `mongoose_domain_core:domains_count/0',
 %%% `mongoose_router:get_all_domains/0', `mongoose_component:dirty_get_all_components/1',
-%%% `mongoose_component:lookup_component/2', `mongoose_cluster_id:get_cached_cluster_id/0',
+%%% `mongoose_component:lookup_component/2' (`ejabberd_router:...' in 6.1), `mongoose_cluster_id:get_cached_cluster_id/0',
 %%% `mongoose_logs:dir/0', `prometheus_counter:values/2', `exometer:get_values/1', and the
 %%% `config_metrics/1' callback of MongooseIM's `mongoose_module_metrics' behaviour.
 -module(mongoose_system_metrics_mim).
@@ -21,7 +21,7 @@
          service_is_loaded/1,
          lookup_opt/1, config_path/0,
          host_types/0, loaded_modules/1, config_metrics/2,
-         domains_count/0, component_count/0,
+         domains_count/0, component_count/1,
          cluster_id/0, logs_dir/0,
          prometheus_counter_values/1, exometer_values/1]).
 
@@ -33,6 +33,8 @@
               {mongoose_router, get_all_domains, 0},
               {mongoose_component, dirty_get_all_components, 1},
               {mongoose_component, lookup_component, 2},
+              {ejabberd_router, dirty_get_all_components, 1},
+              {ejabberd_router, lookup_component, 2},
               {mongoose_cluster_id, get_cached_cluster_id, 0}, {mongoose_logs, dir, 0},
               {prometheus_counter, values, 2}, {exometer, get_values, 1}]).
 
@@ -97,15 +99,16 @@ config_metrics(Module, HostType) ->
 domains_count() ->
     call(mongoose_domain_core, domains_count, []).
 
-%% @doc External XMPP components connected to this node, counted as MongooseIM does.
--spec component_count() -> result(non_neg_integer()).
-component_count() ->
+%% @doc External XMPP components connected to this node, counted as MongooseIM does, through
+%% the module that knows them in the node's release (`ejabberd_router' in 6.1,
+%% `mongoose_component' from 6.2).
+-spec component_count(ejabberd_router | mongoose_component) -> result(non_neg_integer()).
+component_count(Module) ->
     case {call(mongoose_router, get_all_domains, []),
-          call(mongoose_component, dirty_get_all_components, [all])} of
+          call(Module, dirty_get_all_components, [all])} of
         {{ok, Domains}, {ok, Components}} ->
             Node = node(),
-            Found = [call(mongoose_component, lookup_component, [D, Node])
-                     || D <- Domains ++ Components],
+            Found = [call(Module, lookup_component, [D, Node]) || D <- Domains ++ Components],
             {ok, length(lists:append([L || {ok, L} <- Found, is_list(L)]))};
         _ ->
             unavailable

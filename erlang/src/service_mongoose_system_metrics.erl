@@ -704,9 +704,14 @@ job_done(Outcome, S0) ->
              #{client_id := Id} -> S0#state{client_id = Id};
              _ -> S0
          end,
+    %% Increments count from the previous report collected, sent or not, as MongooseIM's.
+    S1b = case Outcome of
+              #{counts := Counts} -> S1#state{prev_counts = Counts};
+              _ -> S1
+          end,
     S2 = case Outcome of
-             #{build := {error, Reason}} -> failure(build, report_build_failed, Reason, S1);
-             _ -> recovered(build, S1)
+             #{build := {error, Reason}} -> failure(build, report_build_failed, Reason, S1b);
+             _ -> recovered(build, S1b)
          end,
     S3 = case maps:get(collect_failures, Outcome, []) of
              [] -> recovered(collect, S2);
@@ -718,33 +723,28 @@ job_done(Outcome, S0) ->
          end,
     case maps:get(send, Outcome, undefined) of
         undefined -> S4;
-        no_tracking_id -> succeeded(Outcome, S4);
+        no_tracking_id -> succeeded(S4);
         {ok, Results} ->
             S5 = log_validation(Results, S4),
             case [{Tid, R} || #{tracking_id := Tid, result := {error, R}} <- Results] of
-                [] -> succeeded(Outcome, recovered(send, S5));
+                [] -> succeeded(recovered(send, S5));
                 Errors ->
-                    %% Totals stay those of the last report that reached GA4.
-                    S6 = case lists:any(fun(#{result := R}) -> R =:= ok end, Results) of
-                             true -> S5#state{prev_counts = maps:get(counts, Outcome)};
-                             false -> S5
-                         end,
                     case lists:keymember(tls_error, 2, Errors) of
-                        true -> tls_failure(Errors, S6);
-                        false -> failure(send, report_send_failed, Errors, S6)
+                        true -> tls_failure(Errors, S5);
+                        false -> failure(send, report_send_failed, Errors, S5)
                     end
             end;
         {error, Reason2} ->
             failure(send, report_send_failed, Reason2, S4)
     end.
 
-succeeded(Outcome, S) ->
+succeeded(S) ->
     Now = now_ms(),
     S1 = case mongoose_system_metrics_file:write_last_success(Now) of
              ok -> S;
              {error, Reason} -> failure(file, state_file_write_failed, Reason, S)
          end,
-    S1#state{last_success = Now, prev_counts = maps:get(counts, Outcome, undefined)}.
+    S1#state{last_success = Now}.
 
 log_validation(Results, S) ->
     Messages = [{Tid, Ms} || #{tracking_id := Tid, validation_messages := Ms} <- Results, Ms =/= []],
