@@ -143,7 +143,8 @@ struct Shared {
     validate: bool,
 }
 
-/// The batches of one tracking id, in order, with retries.
+/// The batches of one tracking id, in order, with retries; a batch that fails does not stop
+/// the next ones.
 async fn send_tracking(
     shared: &Shared,
     tracking: TrackingPlan,
@@ -193,9 +194,13 @@ async fn send_tracking(
                 .decide(attempts, &answer.attempt, &mut RandomJitter)
             {
                 Decision::Finish(Ok(())) => break,
+                // The next batches are still sent, as MongooseIM sends them; the first
+                // failure is the tracking id's result.
                 Decision::Finish(Err(error)) => {
-                    out.result = Err(error);
-                    return out;
+                    if out.result.is_ok() {
+                        out.result = Err(error);
+                    }
+                    break;
                 }
                 Decision::RetryAfter(wait) => {
                     tokio::select! {
