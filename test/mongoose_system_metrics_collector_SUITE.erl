@@ -24,6 +24,7 @@ init_per_testcase(_, Config) ->
     Config.
 
 end_per_testcase(_, _Config) ->
+    msm_test_helper:set_mim_version(undefined),
     msm_test_helper:clear_mim_config().
 
 collect() ->

@@ -127,6 +127,7 @@ init_per_testcase(Case, Config) ->
 end_per_testcase(_Case, Config) ->
     stop_services(Config),
     stop_peers(Config),
+    msm_test_helper:set_mim_version(undefined),
     msm_test_helper:clear_mim_config(),
     application:unset_env(mongoose_system_metrics, report_dir),
     application:unset_env(mongoose_system_metrics, predefined_tracking_id),

@@ -45,7 +45,6 @@ set_mim_config(Extra) ->
     mongoose_config:set_config_path("/etc/mongooseim/mongooseim.toml").
 
 clear_mim_config() ->
-    set_mim_version(undefined),
     mongoose_config:erase_opts(),
     mongoose_cluster_id:clean_cache(),
     prometheus_counter:reset(),
