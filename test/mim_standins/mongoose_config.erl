@@ -1,11 +1,13 @@
-%%% @doc Stand-in for MongooseIM's `mongoose_config': the options parsed from the TOML file
-%%% (path: application env `mongooseim/config', else `EJABBERD_CONFIG_PATH', else
-%%% etc/mongooseim.toml), kept in a persistent term.
+%%% @doc TEST STAND-IN for MongooseIM's `mongoose_config' (6.x names, arities and results):
+%%% options in a persistent term, as MongooseIM keeps them. In the host release `start/0'
+%%% parses the TOML file (path: application env `mongooseim/config', else
+%%% `EJABBERD_CONFIG_PATH', else etc/mongooseim.toml); tests set options and the path
+%%% directly (`set_opts/1', `set_opt/2', `unset_opt/1', `set_config_path/1').
 -module(mongoose_config).
 
--export([start/0, stop/0, get_config_path/0,
+-export([start/0, stop/0, get_config_path/0, set_config_path/1,
          set_opts/1, get_opts/0, erase_opts/0,
-         set_opt/2, lookup_opt/1, get_opt/1, get_opt/2]).
+         set_opt/2, unset_opt/1, lookup_opt/1, get_opt/1, get_opt/2]).
 
 -type key() :: atom() | tuple().
 -type key_path() :: [term()].
@@ -28,7 +30,11 @@ get_config_path() ->
                   false -> "etc/mongooseim.toml";
                   Path -> Path
               end,
-    application:get_env(mongooseim, config, Default).
+    persistent_term:get({?MODULE, path}, application:get_env(mongooseim, config, Default)).
+
+-spec set_config_path(string()) -> ok.
+set_config_path(Path) ->
+    persistent_term:put({?MODULE, path}, Path).
 
 -spec set_opts(#{key() => value()}) -> ok.
 set_opts(Opts) ->
@@ -47,6 +53,12 @@ set_opt(Key, Value) when not is_list(Key) ->
     set_opt([Key], Value);
 set_opt(KeyPath, Value) ->
     set_opts(put_path(KeyPath, Value, get_opts())).
+
+-spec unset_opt(key() | key_path()) -> ok.
+unset_opt(Key) when not is_list(Key) ->
+    unset_opt([Key]);
+unset_opt(KeyPath) ->
+    set_opts(remove_path(KeyPath, get_opts())).
 
 -spec lookup_opt(key() | key_path()) -> {ok, value()} | {error, not_found}.
 lookup_opt(Key) ->
@@ -73,3 +85,8 @@ put_path([Key], Value, Map) ->
     Map#{Key => Value};
 put_path([Key | Rest], Value, Map) ->
     Map#{Key => put_path(Rest, Value, maps:get(Key, Map, #{}))}.
+
+remove_path([Key], Map) ->
+    maps:remove(Key, Map);
+remove_path([Key | Rest], Map) ->
+    Map#{Key => remove_path(Rest, maps:get(Key, Map))}.

@@ -1,4 +1,4 @@
-%%% @doc Stand-in for MongooseIM's service manager (`mongoose_service'): services are the
+%%% @doc TEST STAND-IN for MongooseIM's service manager (`mongoose_service'): services are the
 %%% `services' option; `start/0' calls `Service:start(Opts)' for each at node start,
 %%% `stop/0' calls `Service:stop()', and `ensure_started/2', `ensure_stopped/1' do the same
 %%% for one service at run time, keeping the option up to date, as MongooseIM does.

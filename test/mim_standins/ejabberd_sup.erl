@@ -1,4 +1,4 @@
-%%% @doc Stand-in for MongooseIM's top supervisor (`ejabberd_sup'): MongooseIM's services
+%%% @doc TEST STAND-IN for MongooseIM's top supervisor (`ejabberd_sup'): MongooseIM's services
 %%% start their processes under it with `start_child/1' and remove them with `stop_child/1'.
 -module(ejabberd_sup).
 
