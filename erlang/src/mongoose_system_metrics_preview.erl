@@ -1,9 +1,9 @@
 %%% @doc Human-readable preview of the next report: the events and the exact request bodies
 %%% it would send (from the engine's plan_requests/2), secrets masked, sending nothing.
 %%%
-%%% Used from a MongooseIM release as
-%%% `bin/mongooseim eval "mongoose_system_metrics_preview:print()."', and by the
-%%% `scripts/msm-preview' escript, which calls `text/0' on a running node.
+%%% Used from a shell attached to a running MongooseIM node (`bin/mongooseimctl debug', then
+%%% `mongoose_system_metrics_preview:print().'), and by the `scripts/msm-preview' escript,
+%%% which calls `text/0' on a running node.
 -module(mongoose_system_metrics_preview).
 
 -export([print/0, text/0, format/1]).

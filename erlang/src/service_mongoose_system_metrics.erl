@@ -22,6 +22,11 @@
 %%% printouts (`format_status/1,2').
 -module(service_mongoose_system_metrics).
 
+%% MongooseIM's service behaviour (start/1, stop/0, config_spec/0), as MongooseIM's own
+%% service declares it; outside MongooseIM the compiler notes that it cannot find it, and
+%% dialyzer is told not to look for it.
+-behaviour(mongoose_service).
+-dialyzer(no_undefined_callbacks).
 -behaviour(gen_server).
 
 -include_lib("kernel/include/logger.hrl").
