@@ -15,7 +15,7 @@
 all() ->
     [calls_into_mongooseim_are_declared, calls_into_mongooseim_exist_where_made,
      stand_ins_keep_mongooseim_signatures, service_implements_mongoose_service,
-     operator_commands_exist].
+     operator_commands_exist, option_values_cover_every_accepted_value].
 
 init_per_suite(Config) ->
     case msm_mim_sources:require() of
@@ -103,6 +103,73 @@ operator_commands_exist(_Config) ->
            || Release <- ?RELEASES, {Script, Cmd} <- Named,
               not lists:member(Cmd, script_commands(Release, Script))],
     ?assertEqual([], Bad).
+
+%% Every value that a release's config spec accepts for an option its modules report is sent
+%% as itself (not `custom'), on a node of that release. Options validated by MongooseIM's
+%% loose `{module, Prefix}' check accept any existing `Prefix_<value>' module: those that are
+%% no storage backend (API modules, helpers, behaviours; listed below, read from the sources)
+%% would stop the node, so they are never a running node's value.
+option_values_cover_every_accepted_value(_Config) ->
+    Checked = [check_option_values(Release, M, Keys)
+               || Release <- ?RELEASES, {M, Keys} <- msm_mim_fixture:reported_options(Release)],
+    ct:log("option values checked: ~p", [lists:sum(Checked)]),
+    ?assert(lists:sum(Checked) > 100).
+
+%% Suffixes of `Prefix_<suffix>' modules that MongooseIM's loose check accepts but that are no
+%% backend: API and helper modules, behaviour definitions, other modules of the same family.
+not_backends() ->
+    ["api", "backend", "iq", "room", "log", "socket", "stub", "utils", "cache", "codec_backend",
+     "codec_legacy", "codec_modern", "room_config", "db_backend",
+     "light", "light_api", "light_cache", "light_codec_backend", "light_codec_legacy",
+     "light_codec_modern", "light_db_backend", "light_db_mnesia", "light_db_rdbms",
+     "light_room", "light_room_config", "light_utils",
+     "online_backend", "online_cets", "online_mnesia",
+     "plugin", "plugin_defaults", "plugin_enhanced", "plugin_hints",
+     "chatmarkers", "chatmarkers_backend", "chatmarkers_rdbms"].
+
+check_option_values(Release, mod_event_pusher, pushers) ->
+    {ok, Text} = file:read_file(source(Release, mod_event_pusher)),
+    {match, [List]} = re:run(Text, "^all_backends\\(\\) ->\\s*\\[([a-z_,\\s]*)\\]",
+                             [multiline, {capture, all_but_first, list}]),
+    Pushers = [string:trim(P) || P <- string:lexemes(List, ",")],
+    [expect_sent(Release, mod_event_pusher, backend, list_to_atom(P)) || P <- Pushers],
+    length(Pushers);
+check_option_values(Release, Module, Keys) ->
+    {ok, Text} = file:read_file(source(Release, Module)),
+    lists:sum([begin
+                   Values = accepted_values(Release, Module, Key, Text),
+                   ?assertNotEqual({Release, Module, Key, []}, {Release, Module, Key, Values}),
+                   [expect_sent(Release, Module, Key, V) || V <- Values],
+                   length(Values)
+               end || Key <- Keys]).
+
+accepted_values(Release, Module, Key, Text) ->
+    Pattern = "<<\"" ++ atom_to_list(Key) ++ "\">>\\s*=>\\s*#option\\{[^}]*?validate\\s*=\\s*"
+        "\\{(enum|module),\\s*(\\[[^\\]]*\\]|[?A-Za-z_]+)\\}",
+    case re:run(Text, Pattern, [{capture, all_but_first, list}, dotall]) of
+        {match, ["enum", List]} ->
+            {ok, Tokens, _} = erl_scan:string(List ++ "."),
+            {ok, Values} = erl_parse:parse_term(Tokens),
+            Values;
+        {match, ["module", Prefix0]} ->
+            Prefix = case Prefix0 of "?MODULE" -> atom_to_list(Module); _ -> Prefix0 end,
+            Dir = msm_mim_sources:src_dir(Release),
+            Files = filelib:wildcard(filename:join([Dir, "src", "**", Prefix ++ "_*.erl"])),
+            [list_to_atom(S) || F <- Files,
+                                S <- [lists:nthtail(length(Prefix) + 1, filename:basename(F, ".erl"))],
+                                not lists:member(S, not_backends())];
+        nomatch ->
+            error({no_option_spec, Release, Module, Key})
+    end.
+
+expect_sent(Release, Module, Key, Value) ->
+    Info = #{version => list_to_binary(Release),
+             modules => [#{module => Module, opts => #{Key => Value}}]},
+    {ok, Events} = mongoose_system_metrics_nif:build_report(Info),
+    Sent = [maps:get(atom_to_binary(Key), P, missing)
+            || #{name := <<"module_with_opt">>, params := P} <- Events],
+    Want = if is_atom(Value) -> atom_to_binary(Value); true -> Value end,
+    ?assertEqual({Release, Module, Key, [Want]}, {Release, Module, Key, Sent}).
 
 %%--------------------------------------------------------------------
 %% Helpers

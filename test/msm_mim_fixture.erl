@@ -10,7 +10,7 @@
 -module(msm_mim_fixture).
 
 -export([load_modules/2, restore_modules/1, node_config/2, release_modules/1,
-         metrics_modules/1]).
+         metrics_modules/1, reported_options/1]).
 
 -type release() :: msm_mim_sources:release().
 
@@ -69,6 +69,16 @@ cached(Key, Fun) ->
             Value;
         Value -> Value
     end.
+
+%% @doc What each of `Release''s reporting modules reports: `{Module, Keys}' for those whose
+%% `config_metrics/1' passes option keys to `opts_for_module/3', `{Module, pushers}' for
+%% mod_event_pusher (one `backend' per configured pusher).
+-spec reported_options(release()) -> [{module(), [atom()] | pushers}].
+reported_options(Release) ->
+    Dir = msm_mim_sources:src_dir(Release),
+    [{M, case Metrics of {keys, Keys} -> Keys; pushers -> pushers end}
+     || M <- metrics_modules(Release),
+        {ok, #{config_metrics := Metrics}} <- [module_spec(Dir, M)], Metrics =/= none].
 
 declares(File, Behaviour) ->
     {ok, Text} = file:read_file(File),
