@@ -1,5 +1,5 @@
 # The README's commands. Each installs missing Debian packages first (scripts/ensure_deps.sh).
-.PHONY: demo test bench preview clean
+.PHONY: demo test bench clean
 
 # The main job: one real report to an embedded local GA4-compatible collector.
 demo:

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs what a fresh Debian machine lacks to build and test mongoose_system_metrics:
 # Erlang/OTP (erlang-nox, erlang-dev, erlang-common-test, erlang-dialyzer), rebar3, and the
-# Debian-packaged Erlang libraries the tests use (jiffy, PropEr). Rust (cargo >= 1.91) and a C
+# Debian-packaged Erlang libraries the tests use (jiffy, PropEr, meck). Rust (cargo >= 1.91) and a C
 # compiler must already be there (rustup); this script says so if they are not.
 set -eu
 
@@ -16,11 +16,15 @@ if command -v erl >/dev/null 2>&1; then
     have_erl_lib ct || missing="$missing erlang-common-test"
     have_erl_lib dialyzer || missing="$missing erlang-dialyzer"
     have_erl_lib jiffy || missing="$missing erlang-jiffy"
-    have_erl_lib proper || missing="$missing erlang-proper erlang-proper-dev"
+    have_erl_lib proper || missing="$missing erlang-proper"
+    have_erl_lib meck || missing="$missing erlang-meck"
+    # The header, not the module: erlang-proper alone lacks include/proper.hrl.
+    proper_hrl=$(erl -noshell -eval 'case code:lib_dir(proper) of {error, _} -> ok; D -> io:format("~s", [filename:join(D, "include/proper.hrl")]) end, halt().')
+    [ -n "$proper_hrl" ] && [ -f "$proper_hrl" ] || missing="$missing erlang-proper-dev"
     [ -f "$(erl -noshell -eval 'io:format("~s", [code:root_dir()]), halt().')/usr/include/erl_nif.h" ] \
         || missing="$missing erlang-dev"
 else
-    missing="$missing erlang-common-test erlang-dialyzer erlang-jiffy erlang-proper erlang-proper-dev"
+    missing="$missing erlang-common-test erlang-dialyzer erlang-jiffy erlang-proper erlang-proper-dev erlang-meck"
 fi
 
 if [ -n "$missing" ]; then
