@@ -11,7 +11,8 @@
 all() ->
     [node_info_has_every_fact, one_module_entry_per_host_type_and_module,
      config_metrics_become_opts, repeated_key_keeps_its_last_value, custom_module_has_no_opts,
-     modules_without_gen_mod_are_left_out, stanza_counts_as_each_release_reads_them,
+     modules_without_gen_mod_are_left_out, crashing_config_metrics_loses_one_entry,
+     stanza_counts_as_each_release_reads_them,
      components_as_each_release_finds_them,
      http_handlers_are_listed, c2s_listeners_with_tls, outgoing_pool_types,
      config_type_from_path, stanza_counts_from_prometheus, stanza_counts_from_exometer,
@@ -123,6 +124,19 @@ stanza_counts_from_exometer(_) ->
     exometer:set([<<"localhost">>, xmpp_element_out, c2s, presence_count], 1),
     #{stanza_counts := C} = collect(),
     ?assertMatch(#{xmppMessageSent := 11, xmppPresenceReceived := 1, xmppIqSent := 0}, C).
+
+%% A config_metrics/1 that crashes on one host type: that entry has no options and the crash
+%% is a failure; every other module is still reported.
+crashing_config_metrics_loses_one_entry(_) ->
+    mongoose_config:set_opt({modules, <<"localhost">>},
+                            maps:put(mod_acme_crashing_metrics, #{backend => rdbms},
+                                     mongoose_config:get_opt({modules, <<"localhost">>}))),
+    {#{modules := Mods}, Failures} = mongoose_system_metrics_collector:collect(undefined),
+    ?assertEqual([#{module => mod_acme_crashing_metrics, opts => #{backend => rdbms}},
+                  #{module => mod_acme_crashing_metrics}],
+                 [E || #{module := mod_acme_crashing_metrics} = E <- Mods]),
+    ?assertMatch([{modules, {mod_acme_crashing_metrics, config_metrics, {error, _}}}], Failures),
+    ?assertEqual(14, length(Mods)).
 
 %% Every release's counters at once, with distinct values: which one a release reads, and
 %% when, follows its collector (src/system_metrics/mongoose_system_metrics_collector.erl and

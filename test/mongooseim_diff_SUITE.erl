@@ -44,7 +44,7 @@ groups() ->
 cases() ->
     [named_modules_are_the_sources_own, reports_in_a_row, report_after_a_failed_send,
      counters_went_down, prometheus_instrumentation, no_instrumentation,
-     three_node_cluster, build_named_version, custom_backend].
+     three_node_cluster, build_named_version, custom_backend, ci_environment].
 
 %%--------------------------------------------------------------------
 %% Setup
@@ -118,19 +118,30 @@ init_per_testcase(Case, Config) ->
     [ga4_stub_server:set_response(S, #{status => 204})
      || S <- [Mim, ?config(our_server, Config)]],
     set_counters(1),
-    Config1 = [{mim_dir, MimDir}, {our_dir, OurDir} | Config],
+    %% MongooseIM's service and ours pick the CI id when CI=true: unset but in ci_environment.
+    PrevCi = os:getenv("CI"),
+    case Case of
+        ci_environment -> os:putenv("CI", "true");
+        _ -> os:unsetenv("CI")
+    end,
+    Config1 = [{mim_dir, MimDir}, {our_dir, OurDir}, {prev_ci, PrevCi} | Config],
     case Case of
         three_node_cluster -> start_peers(Config1);
         _ -> Config1
     end.
 
 end_per_testcase(_Case, Config) ->
+    case ?config(prev_ci, Config) of
+        false -> os:unsetenv("CI");
+        Ci -> os:putenv("CI", Ci)
+    end,
     stop_services(Config),
     stop_peers(Config),
     msm_test_helper:set_mim_version(undefined),
     msm_test_helper:clear_mim_config(),
     application:unset_env(mongoose_system_metrics, report_dir),
     application:unset_env(mongoose_system_metrics, predefined_tracking_id),
+    application:unset_env(mongoose_system_metrics, ci_tracking_id),
     ok.
 
 %%--------------------------------------------------------------------
@@ -210,6 +221,15 @@ build_named_version(Config) ->
     Rules = round_alike(Config),
     ?assert(lists:member(version_sanitised, Rules)).
 
+%% With CI=true both services report to MongooseIM's CI property instead of the built-in one.
+ci_environment(Config) ->
+    start_services(Config),
+    round_alike(Config),
+    {_, #{id := CiId}} = builtin_ids(?config(release, Config)),
+    Ids = [maps:get(<<"measurement_id">>, Q)
+           || #{query := Q} <- ga4_stub_server:requests(?config(our_server, Config))],
+    ?assertEqual(lists:sort([list_to_binary(CiId), <<"G-EXTRA01">>]), lists:usort(Ids)).
+
 %% An open-source module with a custom backend (MongooseIM's loose check accepts any
 %% `mod_last_<name>' module): MongooseIM sends the name, this project `custom'.
 custom_backend(Config) ->
@@ -265,9 +285,11 @@ same(Expected, Got) ->
 %% Per tracking id: [{api_secret, client_id, events of one request}], in order.
 by_tracking_id(Reqs) ->
     Ids = lists:usort([maps:get(<<"measurement_id">>, Q) || #{query := Q} <- Reqs]),
-    [{Id, [{maps:get(<<"api_secret">>, Q), maps:get(<<"client_id">>, J),
+    %% Everything but the events: the path, the whole query, the rest of the body.
+    [{Id, [{{Path, Q, maps:remove(<<"events">>, J)}, maps:get(<<"client_id">>, J),
             [normalise(E) || E <- maps:get(<<"events">>, J)]}
-           || #{query := Q, json := J} <- Reqs, maps:get(<<"measurement_id">>, Q) =:= Id]}
+           || #{path := Path, query := Q, json := J} <- Reqs,
+              maps:get(<<"measurement_id">>, Q) =:= Id]}
      || Id <- Ids].
 
 normalise(#{<<"name">> := N, <<"params">> := P}) ->
@@ -279,6 +301,10 @@ normalise(#{<<"name">> := N, <<"params">> := P}) ->
 %% 25; and which rules changed anything.
 expected_requests(Release, MimReqs) ->
     Grouped = by_tracking_id(MimReqs),
+    %% MongooseIM's own batches are the events cut in 25s: the re-cut below is its rule.
+    [?assertEqual({Id, [Es || {_, _, Es} <- Requests]},
+                  {Id, batches(lists:append([Es || {_, _, Es} <- Requests]))})
+     || {Id, Requests} <- Grouped],
     Results = [begin
                    [{Secret, ClientId, _} | _] = Requests,
                    Events = lists:append([Es || {_, _, Es} <- Requests]),
@@ -434,9 +460,12 @@ check_report_files(Config) ->
 
 start_services(Config) ->
     MimService = ?config(mim_service, Config),
-    %% The built-in tracking id a MongooseIM release carries into our application's config.
-    Predefined = MimService:predefined_tracking_id(),
-    application:set_env(mongoose_system_metrics, predefined_tracking_id, Predefined),
+    %% The built-in ids an adopted release carries into our application's config, read from
+    %% MongooseIM's service source: its development id (MongooseIM's code here is compiled
+    %% without PROD_NODE) and its CI id.
+    {Dev, Ci} = builtin_ids(?config(release, Config)),
+    application:set_env(mongoose_system_metrics, predefined_tracking_id, Dev),
+    application:set_env(mongoose_system_metrics, ci_tracking_id, Ci),
     Common = #{report => true, initial_report => ?PERIOD, periodic_report => ?PERIOD,
                tracking_id => ?EXTRA_ID},
     {ok, MimPid} = MimService:start_link(Common),
@@ -444,6 +473,18 @@ start_services(Config) ->
     OurUrl = ga4_stub_server:url(?config(our_server, Config)),
     {ok, _} = ?OURS:start(Common#{url => OurUrl, max_retries => 0}),
     ok.
+
+builtin_ids(Release) ->
+    File = filename:join(msm_mim_sources:src_dir(Release),
+                         "src/system_metrics/service_mongoose_system_metrics.erl"),
+    {ok, Text} = file:read_file(File),
+    {match, Found} = re:run(Text, "^-define\\((TRACKING_ID(?:_CI)?),\\s*#\\{id => \"([^\"]+)\",\\s*"
+                            "secret => \"([^\"]+)\"\\}\\)",
+                            [global, multiline, {capture, all_but_first, list}]),
+    %% In source order: the PROD_NODE id, the other builds' id, the CI id.
+    [["TRACKING_ID", _, _], ["TRACKING_ID", DevId, DevSecret], ["TRACKING_ID_CI", CiId, CiSecret]]
+        = Found,
+    {#{id => DevId, secret => DevSecret}, #{id => CiId, secret => CiSecret}}.
 
 stop_services(Config) ->
     MimService = ?config(mim_service, Config),

@@ -62,6 +62,7 @@ gather_one(Key, Fun) ->
 gather({Key, Fun}, {Info, Failures}) ->
     try Fun() of
         {ok, Value} -> {Info#{Key => Value}, Failures};
+        {ok, Value, Partial} -> {Info#{Key => Value}, lists:reverse(Partial, Failures)};
         unavailable -> {Info, Failures}
     catch
         Class:Reason -> {Info, [{Key, {Class, Reason}} | Failures]}
@@ -199,8 +200,9 @@ modules() ->
         {ok, HostTypes} ->
             Loaded = lists:usort(lists:append([loaded_modules(HT) || HT <- HostTypes])),
             Modules = [{M, module_kind(M)} || M <- Loaded],
-            {ok, [module_entry(M, Kind, HT) || HT <- HostTypes, {M, Kind} <- Modules,
-                                               Kind =/= other]};
+            Entries = [module_entry(M, Kind, HT) || HT <- HostTypes, {M, Kind} <- Modules,
+                                                    Kind =/= other],
+            {ok, [E || {E, _} <- Entries], [F || {_, {failed, F}} <- Entries]};
         unavailable ->
             unavailable
     end.
@@ -223,18 +225,23 @@ module_kind(Module) ->
     end.
 
 %% A module that reports metrics gets what its `config_metrics/1' answers for this host
-%% type; MongooseIM asks it even where it is not loaded (it then answers no options).
+%% type; MongooseIM asks it even where it is not loaded (it then answers no options). One
+%% that crashes answering is reported without options, and the crash as a failure (the
+%% other modules are still reported).
 module_entry(Module, metrics, HostType) ->
-    Opts = case mongoose_system_metrics_mim:config_metrics(Module, HostType) of
-               {ok, Metrics} when is_list(Metrics) -> module_opts(Metrics);
-               _ -> #{}
-           end,
+    {Opts, Result} = try mongoose_system_metrics_mim:config_metrics(Module, HostType) of
+                         {ok, Metrics} when is_list(Metrics) -> {module_opts(Metrics), ok};
+                         _ -> {#{}, ok}
+                     catch
+                         Class:Reason ->
+                             {#{}, {failed, {modules, {Module, config_metrics, {Class, Reason}}}}}
+                     end,
     case map_size(Opts) of
-        0 -> #{module => Module};
-        _ -> #{module => Module, opts => Opts}
+        0 -> {#{module => Module}, Result};
+        _ -> {#{module => Module, opts => Opts}, Result}
     end;
 module_entry(Module, gen_mod, _HostType) ->
-    #{module => Module}.
+    {#{module => Module}, ok}.
 
 %% [{Key, Value}] from config_metrics/1 folded into a map, a repeated key keeping its last
 %% value, as MongooseIM folds them; {none, _} means nothing.

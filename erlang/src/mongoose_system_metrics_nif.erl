@@ -174,7 +174,8 @@ send_report_dirty(_Events, _Opts) -> not_loaded().
 %% @doc The rules of the MongooseIM release line a node of this version runs (the engine's
 %% one table of per-release rules): how its collector reads the stanza counters and which
 %% module knows the components. An unknown version gets the latest supported line's rules.
--spec release_rules(binary() | undefined) -> {ok, release_rules()} | {error, nif_error()}.
+-spec release_rules(binary() | undefined) ->
+          {ok, release_rules()} | {error, nif_error() | internal_error}.
 release_rules(Version) when is_binary(Version), byte_size(Version) =< 256 ->
     wrap_rules(release_rules_nif(Version));
 release_rules(_) ->
@@ -182,10 +183,10 @@ release_rules(_) ->
     wrap_rules(release_rules_nif(<<>>)).
 
 wrap_rules(#{} = Rules) -> {ok, Rules};
-wrap_rules(Error) -> Error.
+wrap_rules({error, _} = Error) -> Error.
 
 %% @private release_rules/1 in the engine.
--spec release_rules_nif(binary()) -> release_rules() | {error, nif_error()}.
+-spec release_rules_nif(binary()) -> release_rules() | {error, nif_error() | internal_error}.
 release_rules_nif(_Version) -> not_loaded().
 
 %% The error term is read at run time (not a literal here) so that dialyzer judges callers by

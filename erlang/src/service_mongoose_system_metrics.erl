@@ -414,7 +414,7 @@ non_empty_text(_) -> false.
 %% The built-in tracking id (application env, set by a MongooseIM release) and the
 %% configured one, as binaries, without duplicates.
 tracking_ids(Opts) ->
-    Predefined = case application:get_env(mongoose_system_metrics, predefined_tracking_id) of
+    Predefined = case builtin_tracking_id() of
                      {ok, #{id := _, secret := _} = T} -> [T];
                      _ -> []
                  end,
@@ -424,6 +424,14 @@ tracking_ids(Opts) ->
                  end,
     dedup([#{id => to_bin(Id), secret => to_bin(S)}
            || #{id := Id, secret := S} <- Predefined ++ Configured]).
+
+%% The built-in id a MongooseIM release carries (`predefined_tracking_id'), or, when the
+%% environment says CI=true, its CI id (`ci_tracking_id'), as MongooseIM's own service chose.
+builtin_tracking_id() ->
+    case {os:getenv("CI"), application:get_env(mongoose_system_metrics, ci_tracking_id)} of
+        {"true", {ok, CiId}} -> {ok, CiId};
+        _ -> application:get_env(mongoose_system_metrics, predefined_tracking_id)
+    end.
 
 dedup(Ids) ->
     lists:foldr(fun(#{id := Id} = T, Acc) ->

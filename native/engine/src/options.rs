@@ -227,8 +227,11 @@ fn read_tracking_ids(v: &Value, path: &[PathElem]) -> Result<Vec<TrackingId>, In
         let secret =
             secret.ok_or_else(|| InputError::new(&item_path, "missing required key secret"))?;
         let valid = valid_tracking_id(&id) && valid_secret(secret.expose());
-        if !out.iter().any(|t| t.id == id) {
-            out.push(TrackingId { id, secret, valid });
+        // The first valid entry of an id wins; an invalid one only stands for the id until then.
+        match out.iter_mut().find(|t| t.id == id) {
+            None => out.push(TrackingId { id, secret, valid }),
+            Some(t) if !t.valid && valid => *t = TrackingId { id, secret, valid },
+            Some(_) => {}
         }
     }
     Ok(out)

@@ -820,6 +820,9 @@ fn invalid_tracking_ids_stand_alone() {
             ("id", bin("G-BROKEN")),
             ("secret", bin("line\nbreak-secret")),
         ]),
+        // The same id twice: the valid entry is the one kept.
+        map(vec![("id", bin("G-DUP")), ("secret", bin(""))]),
+        map(vec![("id", bin("G-DUP")), ("secret", bin("dup-secret"))]),
     ]);
     let plan = api::plan_send(&events_value(1), &opts(vec![("tracking_ids", ids)])).unwrap();
     let summary: Vec<(&str, bool, usize)> = plan
@@ -832,7 +835,8 @@ fn invalid_tracking_ids_stand_alone() {
         [
             ("G-TYPO ", false, 0),
             ("G-GOOD", true, 1),
-            ("G-BROKEN", false, 0)
+            ("G-BROKEN", false, 0),
+            ("G-DUP", true, 1)
         ]
     );
     let shown = format!("{plan:?}");

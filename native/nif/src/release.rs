@@ -32,5 +32,6 @@ fn release_rules_nif<'a>(env: Env<'a>, version: Term<'a>) -> Term<'a> {
         (atoms::stanza_counters().encode(env), counters.encode(env)),
         (atoms::components().encode(env), components.encode(env)),
     ];
-    Term::map_from_pairs(env, &pairs).unwrap_or_else(|_| atoms::error().encode(env))
+    Term::map_from_pairs(env, &pairs)
+        .unwrap_or_else(|_| (atoms::error(), atoms::internal_error()).encode(env))
 }
