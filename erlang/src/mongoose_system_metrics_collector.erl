@@ -28,9 +28,6 @@
 -type rules() :: mongoose_system_metrics_nif:release_rules().
 
 -define(MAX_BINARY, 256).
-%% Used when the engine cannot say (it is not loaded: nothing is built or sent then).
--define(LATEST_RULES, #{release => <<"6.8">>, stanza_counters => instrumentation,
-                        components => mongoose_component}).
 
 %% @doc Gathers the node's facts; `PrevCounts' are the stanza totals of the previous report
 %% (collected, whether or not its send succeeded).
@@ -68,13 +65,13 @@ gather({Key, Fun}, {Info, Failures}) ->
         Class:Reason -> {Info, [{Key, {Class, Reason}} | Failures]}
     end.
 
-rules({#{version := Version}, _}) ->
-    case mongoose_system_metrics_nif:release_rules(Version) of
+%% Without the engine nothing is built or sent: the facts that depend on the release are
+%% then left out.
+rules({Info, _}) ->
+    case mongoose_system_metrics_nif:release_rules(maps:get(version, Info, <<>>)) of
         {ok, Rules} -> Rules;
-        {error, _} -> ?LATEST_RULES
-    end;
-rules(_) ->
-    ?LATEST_RULES.
+        {error, _} -> none
+    end.
 
 %% @doc This node's XMPP stanza totals, read as its release reads them, or `unavailable'
 %% when its release reads none (no instrumentation configured).
@@ -83,7 +80,9 @@ stanza_counts() ->
     Version = gather_one(version, fun version/0),
     stanza_counts(rules(Version)).
 
--spec stanza_counts(rules()) -> {ok, stanza_counts()} | unavailable.
+-spec stanza_counts(rules() | none) -> {ok, stanza_counts()} | unavailable.
+stanza_counts(none) ->
+    unavailable;
 stanza_counts(#{stanza_counters := Scheme}) ->
     case stanza_source(Scheme) of
         none -> unavailable;
@@ -186,6 +185,8 @@ config_type() ->
             unavailable
     end.
 
+component_count(none) ->
+    unavailable;
 component_count(#{components := Module}) ->
     mongoose_system_metrics_mim:component_count(Module).
 
