@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 rebar3 compile
 mkdir -p _build/demo/ebin
-erlc -o _build/demo/ebin test/ga4_stub_server.erl demo/msm_demo.erl
+erlc -o _build/demo/ebin test/support/ga4_stub_server.erl demo/msm_demo.erl
 # Environment kill switches would (rightly) stop the demo's service: say so instead.
 for var in MONGOOSEIM_SYSTEM_METRICS DO_NOT_TRACK; do
     eval "val=\${$var:-}"

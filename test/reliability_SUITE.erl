@@ -883,7 +883,7 @@ missing_library_node_up_service_idle(Config) ->
     ReportDir = filename:join(?config(priv_dir, Config), "nolib_report"),
     {ok, Server} = msm_fault_server:start(),
     {ok, Peer, _} = peer:start_link(#{connection => standard_io,
-                                      args => ["-pa", Ebin, "-pa", test_dir(), "-pa", standins_dir()]}),
+                                      args => ["-pa", Ebin, "-pa", test_dir(), "-pa", support_dir(), "-pa", standins_dir()]}),
     try
         Result = peer:call(Peer, ?MODULE, peer_missing_library,
                            [ReportDir, url(Server)], 30000),
@@ -940,7 +940,7 @@ vm_halts_promptly_with_sends_in_flight(_Config) ->
 halt_with_sends(Url, Hang, How) ->
     msm_fault_server:reset_log(Hang),
     {ok, Peer, _} = peer:start(#{connection => standard_io,
-                                 args => ["-pa", app_ebin(), "-pa", test_dir(), "-pa", standins_dir()]}),
+                                 args => ["-pa", app_ebin(), "-pa", test_dir(), "-pa", support_dir(), "-pa", standins_dir()]}),
     OsPid = peer:call(Peer, os, getpid, []),
     ok = peer:call(Peer, ?MODULE, peer_start_sends, [Url, 20]),
     wait_requests(Hang, 20),
@@ -1177,9 +1177,13 @@ test_dir() ->
 standins_dir() ->
     filename:dirname(code:which(mongoose_config)).
 
+%% Where the suites' helpers are compiled (test/support).
+support_dir() ->
+    filename:dirname(code:which(msm_test_helper)).
+
 start_peer(Env) ->
     {ok, Peer, _} = peer:start_link(#{connection => standard_io, env => Env,
-                                      args => ["-pa", app_ebin(), "-pa", test_dir(), "-pa", standins_dir()]}),
+                                      args => ["-pa", app_ebin(), "-pa", test_dir(), "-pa", support_dir(), "-pa", standins_dir()]}),
     {ok, Peer}.
 
 %% Threads, descriptors, ports and processes of this VM.
