@@ -6,7 +6,7 @@
 %%% mongoose_cluster_id.erl, mongoose_domain_core.erl, mongoose_component.erl,
 %%% mongoose_router.erl, ejabberd_sup.erl, mongoose_logs.erl, prometheus_counter.erl,
 %%% exometer.erl, mongoose_service.erl, and stand-in gen_mod modules). Reports go to
-%%% test/ga4_stub_server.erl on 127.0.0.1, which checks GA4's rules strictly: every case
+%%% test/support/ga4_stub_server.erl on 127.0.0.1, which checks GA4's rules strictly: every case
 %%% ends by asserting that no request broke one. Timers are about 100 ms, as in MongooseIM's
 %%% suite. The clustered cases start real peer nodes (OTP `peer').
 -module(mongooseim_acceptance_SUITE).

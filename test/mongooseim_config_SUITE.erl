@@ -3,7 +3,7 @@
 %%% For every release in `../shared/mongooseim/' (6.1.0 to 6.8.0) this suite compiles that
 %%% release's `mongoose_config_parser_toml' and `mongoose_config_validator', and its own
 %%% `service_mongoose_system_metrics' (for MongooseIM's `config_spec/0'), each renamed per
-%%% release so that all of them are loaded at once (test/msm_mim_sources.erl). Each section
+%%% release so that all of them are loaded at once (test/support/msm_mim_sources.erl). Each section
 %%% is given to the parser's `handle/3' as tomerl would give it (binary keys, integers,
 %%% booleans, binaries for strings), once with MongooseIM's spec and once with ours.
 %%%

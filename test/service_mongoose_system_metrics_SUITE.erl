@@ -3,7 +3,7 @@
 %%%
 %%% MongooseIM cannot be built here: its modules are test stand-ins with MongooseIM 6.x's
 %%% names and signatures (test/mongoose_config.erl, ejabberd_sup.erl, mongoose_service.erl,
-%%% mongoose_cluster_id.erl, ...). Reports go to test/ga4_stub_server.erl on 127.0.0.1.
+%%% mongoose_cluster_id.erl, ...). Reports go to test/support/ga4_stub_server.erl on 127.0.0.1.
 %%% Cases that send need the NIF (priv/); without it they are skipped.
 -module(service_mongoose_system_metrics_SUITE).
 -compile([export_all, nowarn_export_all]).
