@@ -1,5 +1,5 @@
 %%% @doc mongoose_system_metrics_collector against stand-ins for MongooseIM's modules
-%%% (test/mongoose_config.erl, gen_mod.erl, mongoose_domain_core.erl, mongoose_router.erl,
+%%% (test/mim_standins: mongoose_config.erl, gen_mod.erl, mongoose_domain_core.erl, mongoose_router.erl,
 %%% mongoose_component.erl, prometheus_counter.erl, exometer.erl and stand-in gen_mod
 %%% modules), with MongooseIM 6.x's names and signatures: MongooseIM itself cannot be
 %%% built here.

@@ -2,7 +2,7 @@
 %%% service_mongoose_system_metrics_SUITE), reproduced against this project.
 %%%
 %%% MongooseIM cannot be built here (no hex.pm): its modules are test stand-ins with
-%%% MongooseIM 6.x's names and signatures (test/mongoose_config.erl, gen_mod.erl,
+%%% MongooseIM 6.x's names and signatures (test/mim_standins: mongoose_config.erl, gen_mod.erl,
 %%% mongoose_cluster_id.erl, mongoose_domain_core.erl, mongoose_component.erl,
 %%% mongoose_router.erl, ejabberd_sup.erl, mongoose_logs.erl, prometheus_counter.erl,
 %%% exometer.erl, mongoose_service.erl, and stand-in gen_mod modules). Reports go to

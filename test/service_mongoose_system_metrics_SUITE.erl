@@ -2,7 +2,7 @@
 %%% supervision, schedule, endpoint precedence, status, secrets, failures.
 %%%
 %%% MongooseIM cannot be built here: its modules are test stand-ins with MongooseIM 6.x's
-%%% names and signatures (test/mongoose_config.erl, ejabberd_sup.erl, mongoose_service.erl,
+%%% names and signatures (test/mim_standins: mongoose_config.erl, ejabberd_sup.erl, mongoose_service.erl,
 %%% mongoose_cluster_id.erl, ...). Reports go to test/support/ga4_stub_server.erl on 127.0.0.1.
 %%% Cases that send need the NIF (priv/); without it they are skipped.
 -module(service_mongoose_system_metrics_SUITE).
