@@ -20,7 +20,7 @@ groups() ->
                   list_option_is_sent_as_custom, version_sanitised, stanza_increment,
                   error_paths, unknown_key_error_creates_no_atom, hostile_sizes,
                   hostile_terms_answer, encode_json_round_trip, encode_json_rejects_foreign,
-                  release_rules_of_any_term]},
+                  new_client_ids_are_uuids, release_rules_of_any_term]},
      {plan, [], [plan_batches_and_masks, plan_validate_mode, plan_error_paths,
                  plan_rejects_what_build_could_not_produce]},
      {send, [], [send_two_tracking_ids_60_events, invalid_tracking_ids_stand_alone,
@@ -315,6 +315,14 @@ encode_json_rejects_foreign(_Config) ->
                  ?NIF:encode_json([#{name => <<"module_with_opt">>,
                                      params => #{<<"module">> => <<"mod_acme">>}}])).
 
+%% A random version 4 UUID each time, as lowercase hyphenated text.
+new_client_ids_are_uuids(_Config) ->
+    Ids = [?NIF:new_client_id() || _ <- lists:seq(1, 100)],
+    ?assertEqual(100, length(lists:usort(Ids))),
+    [?assertMatch({match, _},
+                  re:run(Id, "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"))
+     || Id <- Ids].
+
 %% Anything that is not a release's version gets the latest line's rules, never an error.
 release_rules_of_any_term(_Config) ->
     {ok, Latest} = ?NIF:release_rules(undefined),
@@ -566,6 +574,7 @@ module_answers_without_library(Config) ->
         ?assertMatch({error, {nif_not_loaded, _}}, peer:call(Peer, ?NIF, build_report, [#{}])),
         ?assertMatch({error, {nif_not_loaded, _}}, peer:call(Peer, ?NIF, send_report, [[], #{}])),
         ?assertMatch({error, {nif_not_loaded, _}}, peer:call(Peer, ?NIF, cancel_all, [])),
+        ?assertMatch({error, {nif_not_loaded, _}}, peer:call(Peer, ?NIF, new_client_id, [])),
         ?assertMatch({error, {nif_not_loaded, _}},
                      peer:call(Peer, ?NIF, release_rules, [<<"6.1.0">>])),
         ?assertNotEqual(none, peer:call(Peer, ?NIF, load_error, []))

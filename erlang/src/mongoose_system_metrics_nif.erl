@@ -22,7 +22,7 @@
 -module(mongoose_system_metrics_nif).
 
 -export([build_report/1, encode_json/1, plan_requests/2, send_report/2,
-         cancel/1, cancel_all/0, configure/1, load_error/0, release_rules/1]).
+         cancel/1, cancel_all/0, configure/1, load_error/0, release_rules/1, new_client_id/0]).
 
 -on_load(init/0).
 
@@ -139,6 +139,11 @@ configure(_Opts) -> not_loaded().
 -spec release_rules(binary() | undefined) ->
           {ok, release_rules()} | {error, nif_error() | internal_error}.
 release_rules(_Version) -> not_loaded().
+
+%% @doc A new random client id: a version 4 UUID as text (`<<"xxxxxxxx-xxxx-4xxx-...">>'),
+%% for a node whose cluster has no id of its own.
+-spec new_client_id() -> binary() | {error, nif_error()}.
+new_client_id() -> not_loaded().
 
 %% The error term is read at run time (not a literal here) so that dialyzer judges callers by
 %% the specs above, not by these stub bodies.

@@ -32,6 +32,12 @@ pub fn plan_send(events: &Value, opts: &Value) -> Result<SendPlan, InputError> {
     plan::plan(&events, &opts).map_err(in_arg("events"))
 }
 
+/// `new_client_id/0`: a random (version 4) UUID, as text, for a node whose cluster has no
+/// id of its own.
+pub fn new_client_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
 /// Puts the argument's name in front of an error's path (copied only on error), for the
 /// two-argument functions: `events` or `opts`. Also used by the NIF for its decoding errors.
 pub fn in_arg(arg: &'static str) -> impl Fn(InputError) -> InputError {

@@ -1,7 +1,7 @@
 //! build_report/1, encode_json/1, plan_requests/2: pure computations on a dirty CPU scheduler
 //! (a report every few hours: a large input must not hold a normal scheduler, and one path
-//! for every size is the simplest). release_rules/1 is cheap and runs on the caller's
-//! scheduler.
+//! for every size is the simplest). new_client_id/0 and release_rules/1 are cheap and run
+//! on the caller's scheduler.
 
 use mongoose_system_metrics_engine::api;
 use mongoose_system_metrics_engine::event::EVENTS_MAX_DEPTH;
@@ -47,6 +47,11 @@ fn plan_requests<'a>(env: Env<'a>, events: Term<'a>, opts: Term<'a>) -> Term<'a>
         Ok(plan) => encode::ok(env, encode::requests(env, &plan)),
         Err(e) => encode::input_error(env, &e),
     }
+}
+
+#[rustler::nif]
+fn new_client_id(env: Env) -> Term {
+    encode::binary(env, api::new_client_id().as_bytes())
 }
 
 /// The rules of the node's release line; anything but a version binary (absent, too long,
