@@ -579,14 +579,16 @@ summary(File) ->
     Lt = fun(Max) -> fun(V) -> V < Max end end,
     [Row("NIF " ++ Fn ++ " " ++ P, G(Key ++ "_" ++ Sfx ++ "_us"), "us", T, C)
      || {Fn, Key, Checks} <-
-            [{"build_report (realistic node)", "build_report_realistic",
-              [{"p99", "<= 50 us", Le(50)}]},
+            %% Each of these runs on a dirty CPU scheduler: no per-call target in microseconds
+            %% (contract revised 2026-11-30); the scheduler probe and long_schedule rows below
+            %% show what the host feels.
+            [{"build_report (realistic node)", "build_report_realistic", []},
              {"build_report (1,000 modules)", "build_report_1000_modules", []},
              {"encode_json (realistic)", "encode_json_realistic", []},
              {"plan_requests (realistic)", "plan_requests_realistic", []},
-             {"send_report (report built here, endpoint hangs)", "send_report_hanging",
-              [{"p99", "<= 20 us", Le(20)}]},
-             {"send_report (events not built here, hangs)", "send_report_unbuilt_hanging", []},
+             {"send_report (a report just built, endpoint hangs)", "send_report_hanging", []},
+             {"send_report (the same events reordered, hangs)", "send_report_unbuilt_hanging",
+              []},
              {"cancel_all (2,500 in flight; 8 calls)", "cancel_all_2500_in_flight", []}],
         {P, Sfx, T, C} <- [begin
                                {T0, C0} = case lists:keyfind(P0, 1, Checks) of
