@@ -76,7 +76,8 @@ pub fn events<'a, 'e>(env: Env<'a>, events: &'e [Event]) -> Term<'a> {
                 let params = map(env, &keys, &values);
                 let names = [atoms::name().encode(env), atoms::params().encode(env)];
                 let term = map(env, &names, &[text(&e.name), params]);
-                *made.entry(e).or_insert(term)
+                made.insert(e, term);
+                term
             }
         };
         list.push(term);
