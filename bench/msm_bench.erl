@@ -4,12 +4,9 @@
 %%% Phases (`erl ... -run msm_bench main Phase Args...'):
 %%% <ul>
 %%% <li>`latency FastUrl HangUrl': threads added by the first send, CPU over 10 s idle after
-%%%     a report, NIF call times of build_report/1 (realistic node, 1,000 modules),
-%%%     encode_json/1, plan_requests/2 and send_report/2 while the endpoint hangs, and
-%%%     long_schedule events (over 1 ms) throughout.</li>
-%%% <li>`normal': build_report/1 of 1,000 modules on the caller's (normal) scheduler, where
-%%%     the NIF would not run it (build_report_normal/1, for benchmarks), with long_schedule
-%%%     monitoring: what that size costs there.</li>
+%%%     a report, call times of build_report/1 (realistic node, 1,000 modules),
+%%%     encode_json/1, plan_requests/2 and send_report/2 while the endpoint hangs (each on a
+%%%     dirty CPU scheduler), and long_schedule events (over 1 ms) throughout.</li>
 %%% <li>`sched HangUrl': a probe waking every 1 ms, idle and during a flood of sends to a
 %%%     hanging endpoint (max_in_flight 5,000), with long_schedule monitoring.</li>
 %%% <li>`cpu engine|mim FastUrl Reports [BodiesFile]': whole-process CPU per delivered report,
@@ -36,7 +33,6 @@ main([Phase | Args]) ->
     end.
 
 run("latency", [FastUrl, HangUrl]) -> latency(FastUrl, HangUrl);
-run("normal", []) -> normal();
 run("sched", [HangUrl]) -> sched(HangUrl);
 run("cpu", ["engine", FastUrl, Reports, BodiesFile]) ->
     cpu_engine(FastUrl, list_to_integer(Reports), BodiesFile);
@@ -270,8 +266,6 @@ latency(FastUrl, HangUrl) ->
     Opts = send_opts(FastUrl, #{}),
     _ = time_calls(fun() -> ?NIF:build_report(NI) end, 2000),
     report_times("build_report_realistic", time_calls(fun() -> ?NIF:build_report(NI) end, 20000)),
-    %% 1,000 modules go to a dirty scheduler: the normal-scheduler part declines them.
-    result("build_report_1000_modules_routed_dirty", bool(?NIF:build_report_nif(BigNI) =:= dirty)),
     _ = time_calls(fun() -> ?NIF:build_report(BigNI) end, 100),
     report_times("build_report_1000_modules",
                  time_calls(fun() -> ?NIF:build_report(BigNI) end, 3000)),
@@ -282,8 +276,8 @@ latency(FastUrl, HangUrl) ->
                  time_calls(fun() -> ?NIF:plan_requests(Events, Opts) end, 20000)),
     %% send_report while the endpoint hangs: rounds of 2,500 sends (max_in_flight 5,000),
     %% then cancel_all and collect every answer. First a report just built, as the service
-    %% sends it (the events are matched, not checked again); then the same events in another
-    %% order, which no build produced: decoded and checked in full, on a dirty scheduler.
+    %% sends it; then the same events in another order, which no build produced. Both are
+    %% decoded and checked in full.
     ok = ?NIF:configure(#{max_in_flight => 5000}),
     HangOpts = send_opts(HangUrl, #{timeout_ms => 60000, max_retries => 0}),
     Built = realistic_events(),
@@ -295,20 +289,6 @@ latency(FastUrl, HangUrl) ->
     %% cancel_all with 2,500 sends in flight, once per round (8 calls).
     report_times("cancel_all_2500_in_flight", get_list(cancel_all_ns)),
     report_monitor("latency_phase", Mon).
-
-%%% Phase: normal ------------------------------------------------------------------------------
-
-%% 1,000 modules on a normal scheduler, on purpose: the NIF hands this size to a dirty
-%% scheduler (its p99.9 here is near 1 ms); this measures what the work itself costs there.
-normal() ->
-    Mon = start_monitor(),
-    BigNI = node_info({modules, 1000}),
-    {ok, Big} = ?NIF:build_report_normal(BigNI),
-    {ok, Big} = ?NIF:build_report(BigNI),
-    _ = time_calls(fun() -> ?NIF:build_report_normal(BigNI) end, 200),
-    report_times("build_report_1000_modules_normal",
-                 time_calls(fun() -> ?NIF:build_report_normal(BigNI) end, 3000)),
-    report_monitor("normal_phase", Mon).
 
 send_round(Events, Opts, N) ->
     Timed = [begin
@@ -599,18 +579,16 @@ summary(File) ->
     Lt = fun(Max) -> fun(V) -> V < Max end end,
     [Row("NIF " ++ Fn ++ " " ++ P, G(Key ++ "_" ++ Sfx ++ "_us"), "us", T, C)
      || {Fn, Key, Checks} <-
-            [{"build_report (realistic node)", "build_report_realistic",
-              [{"p99", "<= 50 us", Le(50)}]},
-             {"build_report (1,000 modules)", "build_report_1000_modules",
-              [{"p99.9", "<= 1000 us/dirty",
-                fun(V) -> V =< 1000 orelse G("build_report_1000_modules_routed_dirty") =:= 1 end}]},
-             {"build_report (1,000 modules, normal sched.)", "build_report_1000_modules_normal",
-              [{"median", "< 1000 us", Lt(1000)}]},
+            %% Each of these runs on a dirty CPU scheduler: no per-call target in microseconds
+            %% (contract revised 2026-11-30); the scheduler probe and long_schedule rows below
+            %% show what the host feels.
+            [{"build_report (realistic node)", "build_report_realistic", []},
+             {"build_report (1,000 modules)", "build_report_1000_modules", []},
              {"encode_json (realistic)", "encode_json_realistic", []},
              {"plan_requests (realistic)", "plan_requests_realistic", []},
-             {"send_report (report built here, endpoint hangs)", "send_report_hanging",
-              [{"p99", "<= 20 us", Le(20)}]},
-             {"send_report (events not built here, hangs)", "send_report_unbuilt_hanging", []},
+             {"send_report (a report just built, endpoint hangs)", "send_report_hanging", []},
+             {"send_report (the same events reordered, hangs)", "send_report_unbuilt_hanging",
+              []},
              {"cancel_all (2,500 in flight; 8 calls)", "cancel_all_2500_in_flight", []}],
         {P, Sfx, T, C} <- [begin
                                {T0, C0} = case lists:keyfind(P0, 1, Checks) of

@@ -114,9 +114,6 @@ load start
 say "1/6 NIF call times, first send, idle CPU (fresh VM, default flags)"
 erl_run -- latency "$fast" "$hang"
 load after_latency
-say "1b/6 build_report of 1,000 modules on a normal scheduler, on purpose (fresh VM)"
-erl_run -- normal
-load after_normal
 say "2/6 scheduler probe, idle and under a flood of sends to the hanging sink"
 erl_run -- sched "$hang"
 load after_sched

@@ -19,16 +19,17 @@ groups() ->
     [{build, [], [library_loaded, full_node_info, empty_node_info, custom_modules_counted_once,
                   list_option_is_sent_as_custom, version_sanitised, stanza_increment,
                   error_paths, unknown_key_error_creates_no_atom, hostile_sizes,
-                  hostile_terms_answer, encode_json_round_trip, encode_json_rejects_foreign]},
+                  hostile_terms_answer, encode_json_round_trip, encode_json_rejects_foreign,
+                  new_client_ids_are_uuids, release_rules_of_any_term]},
      {plan, [], [plan_batches_and_masks, plan_validate_mode, plan_error_paths,
                  plan_rejects_what_build_could_not_produce]},
      {send, [], [send_two_tracking_ids_60_events, invalid_tracking_ids_stand_alone,
                 validate_mode_returns_messages,
                  hanging_endpoint_times_out, cancel_stops_send, cancel_all_stops_sends,
                  overload_rejects_at_once, notify_other_pid, connection_refused,
-                 configure_errors, built_report_sent_as_checked, built_report_new_options,
-                 altered_built_report_rechecked, large_node_built_dirty, many_distinct_atoms,
-                 large_inputs_left_to_dirty_schedulers]}].
+                 configure_errors, built_report_sent_as_built, built_report_new_options,
+                 altered_built_report_rechecked, large_node_builds_and_sends, many_distinct_atoms,
+                 large_inputs_answer]}].
 
 init_per_suite(Config) ->
     {ok, _} = application:ensure_all_started(jiffy),
@@ -314,6 +315,23 @@ encode_json_rejects_foreign(_Config) ->
                  ?NIF:encode_json([#{name => <<"module_with_opt">>,
                                      params => #{<<"module">> => <<"mod_acme">>}}])).
 
+%% A random version 4 UUID each time, as lowercase hyphenated text.
+new_client_ids_are_uuids(_Config) ->
+    Ids = [?NIF:new_client_id() || _ <- lists:seq(1, 100)],
+    ?assertEqual(100, length(lists:usort(Ids))),
+    [?assertMatch({match, _},
+                  re:run(Id, "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"))
+     || Id <- Ids].
+
+%% Anything that is not a release's version gets the latest line's rules, never an error.
+release_rules_of_any_term(_Config) ->
+    {ok, Latest} = ?NIF:release_rules(undefined),
+    ?assertMatch(#{release := <<"6.", _/binary>>}, Latest),
+    [?assertEqual({ok, Latest}, ?NIF:release_rules(T))
+     || T <- [<<>>, <<"7.0">>, binary:copy(<<"6.1">>, 100), "6.1.0", {6, 1}, self()]],
+    ?assertMatch({ok, #{release := <<"6.1">>, components := ejabberd_router}},
+                 ?NIF:release_rules(<<"6.1.0">>)).
+
 %%% plan group
 
 plan_batches_and_masks(_Config) ->
@@ -556,55 +574,40 @@ module_answers_without_library(Config) ->
         ?assertMatch({error, {nif_not_loaded, _}}, peer:call(Peer, ?NIF, build_report, [#{}])),
         ?assertMatch({error, {nif_not_loaded, _}}, peer:call(Peer, ?NIF, send_report, [[], #{}])),
         ?assertMatch({error, {nif_not_loaded, _}}, peer:call(Peer, ?NIF, cancel_all, [])),
+        ?assertMatch({error, {nif_not_loaded, _}}, peer:call(Peer, ?NIF, new_client_id, [])),
         ?assertMatch({error, {nif_not_loaded, _}},
-                     peer:call(Peer, ?NIF, build_report_normal, [#{}])),
+                     peer:call(Peer, ?NIF, release_rules, [<<"6.1.0">>])),
         ?assertNotEqual(none, peer:call(Peer, ?NIF, load_error, []))
     after
         peer:stop(Peer)
     end.
 
-%% A report built here is sent on the caller's scheduler without checking its events again
-%% (send_report_nif answers directly, not `dirty'); the requests are byte for byte the ones a
-%% full decode and check plans for the same events. Anything else goes the full way.
-built_report_sent_as_checked(Config) ->
+%% A built report is sent as built: the requests are byte for byte the ones planned for it,
+%% whether the events are the built term itself, a copy of it, or spelled differently where
+%% the check accepts it (an atom for a binary name).
+built_report_sent_as_built(Config) ->
     Server = ?config(server, Config),
     {ok, Events} = ?NIF:build_report(node_info()),
     Opts = opts(Server),
     {ok, Planned} = ?NIF:plan_requests(Events, Opts),
-    {ok, Ref} = ?NIF:send_report_nif(Events, Opts),
-    ?assertMatch([#{result := ok}], wait_result(Ref)),
-    %% Identity is by value (=:=): a copy of the report is the same report.
     Copy = binary_to_term(term_to_binary(Events)),
-    {ok, Ref2} = ?NIF:send_report_nif(Copy, Opts),
-    ?assertMatch([#{result := ok}], wait_result(Ref2)),
-    %% The full path, forced, plans the same requests.
-    {ok, Ref3} = ?NIF:send_report_dirty(Events, Opts),
-    ?assertMatch([#{result := ok}], wait_result(Ref3)),
-    %% Valid events that are not a report built here are left to the full path: reordered,
-    %% one fewer, or spelled differently (an atom name, which the full path accepts).
-    [First | Others] = Events,
-    ?assertEqual(dirty, ?NIF:send_report_nif(Others ++ [First], Opts)),
-    ?assertEqual(dirty, ?NIF:send_report_nif(Others, Opts)),
-    #{name := Name} = First,
+    [First = #{name := Name} | Others] = Events,
     AtomName = [First#{name := binary_to_atom(Name)} | Others],
-    ?assertEqual(dirty, ?NIF:send_report_nif(AtomName, Opts)),
-    %% Also when compared item by item (a fresh build, not sent yet).
-    {ok, Events} = ?NIF:build_report(node_info()),
-    ?assertEqual(dirty, ?NIF:send_report_nif(AtomName, Opts)),
-    ?assertEqual(dirty, ?NIF:send_report_nif(Others ++ [First], Opts)),
-    {ok, Ref4} = ?NIF:send_report(AtomName, Opts),
-    ?assertMatch([#{result := ok}], wait_result(Ref4)),
+    [begin
+         {ok, Ref} = ?NIF:send_report(E, Opts),
+         ?assertMatch([#{result := ok}], wait_result(Ref))
+     end || E <- [Events, Copy, AtomName]],
     Bodies = [B || #{body := B} <- ga4_stub_server:requests(Server)],
     PlannedBodies = [B || #{body := B} <- Planned],
-    ?assertEqual(lists:append(lists:duplicate(4, PlannedBodies)), Bodies),
+    ?assertEqual(lists:append(lists:duplicate(3, PlannedBodies)), Bodies),
     ?assertEqual([], ga4_stub_server:violations(Server)).
 
-%% Sends of one built report with other options use those options, not the previous plan.
+%% Sends of one built report with other options use those options, not the previous ones.
 built_report_new_options(Config) ->
     Server = ?config(server, Config),
     {ok, Events} = ?NIF:build_report(node_info()),
     Send = fun(Opts) ->
-                   {ok, Ref} = ?NIF:send_report_nif(Events, Opts),
+                   {ok, Ref} = ?NIF:send_report(Events, Opts),
                    ?assertMatch([#{result := ok}], wait_result(Ref))
            end,
     Send(opts(Server)),
@@ -621,12 +624,12 @@ built_report_new_options(Config) ->
     ?assertEqual([{<<"suite-client-id">>, <<"G-NIFSUITE1">>, <<?SECRET>>}], Ids(First)),
     ?assertEqual([{<<"other-client">>, <<"G-OTHER">>, <<"other-secret">>}], Ids(Second)),
     ?assertEqual(Ids(First), Ids(Third)),
-    %% Bad options on the fast path are errors with their path, as on the full path.
+    %% Bad options of a built report are errors with their path.
     ?assertMatch({error, {invalid_input, [opts, client_id], _}},
                  ?NIF:send_report(Events, opts(Server, #{client_id => <<"bad id!">>}))).
 
-%% Anything not identical to a built report is decoded and checked in full: a changed module,
-%% a float where an integer was, an added param.
+%% A built report altered in any way is checked again and refused: a changed module, an
+%% added param, a float where an integer was; before and after sends of the unaltered one.
 altered_built_report_rechecked(Config) ->
     Server = ?config(server, Config),
     {ok, Events} = ?NIF:build_report(node_info()),
@@ -644,18 +647,13 @@ altered_built_report_rechecked(Config) ->
         ++ lists:nthtail(J, Events),
     ?assert(Float == Events),
     Bad = [{Custom, I}, {Extra, I}, {Float, J}],
-    %% Before any send of the report and after one (compared item by item with the built
-    %% events), and after two (compared with the kept copy of the term), each is refused by
-    %% the full check.
     Refused = fun() ->
-                      [begin
-                           ?assertEqual(dirty, ?NIF:send_report_nif(B, Opts)),
-                           ?assertMatch({error, {invalid_input, [events, At | _], _}},
-                                        ?NIF:send_report(B, Opts))
-                       end || {B, At} <- Bad]
+                      [?assertMatch({error, {invalid_input, [events, At | _], _}},
+                                    ?NIF:send_report(B, Opts))
+                       || {B, At} <- Bad]
               end,
     Sent = fun() ->
-                   {ok, Ref} = ?NIF:send_report_nif(Events, Opts),
+                   {ok, Ref} = ?NIF:send_report(Events, Opts),
                    ?assertMatch([#{result := ok}], wait_result(Ref))
            end,
     Refused(),
@@ -667,82 +665,61 @@ altered_built_report_rechecked(Config) ->
     {ok, Planned} = ?NIF:plan_requests(Events, Opts),
     ?assertEqual(2 * length(Planned), length(ga4_stub_server:requests(Server))).
 
-%% A node too large for a normal scheduler is built on a dirty one, with the same result.
-large_node_built_dirty(_Config) ->
+%% A node far larger than a real one builds, with equal events shared in the answer, and its
+%% report is sent in full.
+large_node_builds_and_sends(Config) ->
+    Server = ?config(server, Config),
     Big = (node_info())#{modules => [#{module => mod_mam, opts => #{backend => rdbms}}
                                      || _ <- lists:seq(1, 1000)]},
-    ?assertEqual(dirty, ?NIF:build_report_nif(Big)),
     {ok, Events} = ?NIF:build_report(Big),
+    ?assertEqual({ok, Events}, ?NIF:build_report(Big)),
     %% The 1,000 equal module entries give equal events, returned as one shared term:
     %% erts_debug:size/1 counts a shared term once, flat_size/1 every time.
     ?assert(erts_debug:size(Events) * 10 < erts_debug:flat_size(Events)),
     ?assertEqual(Events, binary_to_term(term_to_binary(Events))),
-    ?assertEqual({ok, Events}, ?NIF:build_report_dirty(Big)),
-    %% The benchmarks' variant builds the same on the caller's scheduler.
-    ?assertEqual({ok, Events}, ?NIF:build_report_normal(Big)),
-    ?assertMatch({ok, _}, ?NIF:build_report_nif(node_info())),
-    ?assertEqual(?NIF:build_report_nif(node_info()), ?NIF:build_report_dirty(node_info())),
-    %% Errors are the same on both schedulers.
+    {ok, Ref} = ?NIF:send_report(Events, opts(Server)),
+    N = length(Events),
+    ?assertMatch([#{result := ok, events := N}], wait_result(Ref)),
+    ?assertEqual(N, length(ga4_stub_server:events(Server))),
     BadBig = Big#{modules => [#{module => <<"mod_mam">>} | maps:get(modules, Big)]},
     ?assertMatch({error, {invalid_input, [modules, 1, module], _}}, ?NIF:build_report(BadBig)).
 
-%% More distinct atoms than the per-thread table of atom names holds (1,024 slots): names
-%% that share a slot replace each other during the reading, and every name read must still
-%% be right at the end (custom modules are counted by name, after all entries are read).
+%% Custom modules are counted by name, however many distinct names there are.
 many_distinct_atoms(_Config) ->
     Names = [list_to_atom("mod_custom_" ++ integer_to_list(I)) || I <- lists:seq(1, 1500)],
     Info = #{modules => [#{module => N, opts => #{N => N}} || N <- Names]
                  ++ [#{module => N} || N <- lists:sublist(Names, 500)],
              outgoing_pools => [rdbms | lists:sublist(Names, 100)]},
-    [begin
-         {ok, Events} = ?NIF:build_report(Info),
-         ?assertEqual([#{<<"value">> => 1500}], by_name(<<"custom_module_count">>, Events)),
-         ?assertEqual([#{<<"value">> => <<"rdbms">>}], by_name(<<"outgoing_pool">>, Events))
-     end || _ <- lists:seq(1, 3)],
-    %% On the caller's scheduler too (a small input, the same names in a warm table).
-    Small = #{modules => [#{module => N} || N <- lists:sublist(Names, 200)]},
-    ?assertMatch({ok, _}, ?NIF:build_report_nif(Small)),
-    {ok, SmallEvents} = ?NIF:build_report_nif(Small),
-    ?assertEqual([#{<<"value">> => 200}], by_name(<<"custom_module_count">>, SmallEvents)).
+    {ok, Events} = ?NIF:build_report(Info),
+    ?assertEqual([#{<<"value">> => 1500}], by_name(<<"custom_module_count">>, Events)),
+    ?assertEqual([#{<<"value">> => <<"rdbms">>}], by_name(<<"outgoing_pool">>, Events)),
+    ?assertEqual({ok, Events}, ?NIF:build_report(Info)).
 
-%% The parts on the caller's scheduler give up early on large inputs, wherever the size is
-%% (a long list, one module with many options, long options), and the dirty part answers.
-large_inputs_left_to_dirty_schedulers(Config) ->
+%% Large inputs answer, wherever the size is (one module with many options, a long list one
+%% level down, a long list, long events, long options): built when within the limits,
+%% refused with the path of the list when past them, and nothing is sent for a refused send.
+large_inputs_answer(Config) ->
     Server = ?config(server, Config),
     Opts = opts(Server),
     ManyOpts = maps:from_list([{list_to_atom("opt_" ++ integer_to_list(I)), rdbms}
                                || I <- lists:seq(1, 2000)]),
     Deep = #{modules => [#{module => mod_mam, opts => ManyOpts#{backend => rdbms}}]},
-    ?assertEqual(dirty, ?NIF:build_report_nif(Deep)),
     {ok, DeepEvents} = ?NIF:build_report(Deep),
     ?assertEqual([#{<<"module">> => <<"mod_mam">>, <<"backend">> => <<"rdbms">>}],
                  by_name(<<"module_with_opt">>, DeepEvents)),
     Wide = maps:from_list([{I, x} || I <- lists:seq(1, 100000)]),
-    ?assertEqual(dirty, ?NIF:build_report_nif(Wide)),
     ?assertMatch({error, {invalid_input, [], _}}, ?NIF:build_report(Wide)),
-    %% A long list one level down (the first measure sees one module): the reading stops at
-    %% its bound, within the list, and the dirty part reads it all.
     LongOpt = #{modules => [#{module => mod_acme, opts => #{backend => lists:duplicate(9990, x)}}]},
-    ?assertEqual(dirty, ?NIF:build_report_nif(LongOpt)),
     {ok, LongOptEvents} = ?NIF:build_report(LongOpt),
     ?assertEqual([#{<<"value">> => 1}], by_name(<<"custom_module_count">>, LongOptEvents)),
     Long = #{outgoing_pools => lists:duplicate(200000, rdbms)},
-    ?assertEqual(dirty, ?NIF:build_report_nif(Long)),
     ?assertMatch({error, {invalid_input, [outgoing_pools], _}}, ?NIF:build_report(Long)),
     LongEvents = lists:duplicate(200000, hd(pool_events(1))),
-    ?assertEqual(dirty, ?NIF:send_report_nif(LongEvents, Opts)),
     ?assertMatch({error, {invalid_input, [events], _}}, ?NIF:send_report(LongEvents, Opts)),
-    %% A report built here, with options too long for the caller's scheduler.
     {ok, Events} = ?NIF:build_report(node_info()),
     LongId = Opts#{client_id => lists:duplicate(9000, $a)},
-    ?assertEqual(dirty, ?NIF:send_report_nif(Events, LongId)),
     ?assertMatch({error, {invalid_input, [opts, client_id], _}},
                  ?NIF:send_report(Events, LongId)),
-    %% A report built on a dirty scheduler is not kept: its sends go the full way.
-    Big = (node_info())#{modules => [#{module => mod_mam, opts => #{backend => rdbms}}
-                                     || _ <- lists:seq(1, 1000)]},
-    {ok, BigEvents} = ?NIF:build_report(Big),
-    ?assertEqual(dirty, ?NIF:send_report_nif(BigEvents, Opts)),
     ?assertEqual([], ga4_stub_server:requests(Server)).
 
 index_of(Name, Events) ->

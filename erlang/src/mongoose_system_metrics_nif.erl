@@ -22,17 +22,9 @@
 -module(mongoose_system_metrics_nif).
 
 -export([build_report/1, encode_json/1, plan_requests/2, send_report/2,
-         cancel/1, cancel_all/0, configure/1, load_error/0, release_rules/1]).
+         cancel/1, cancel_all/0, configure/1, load_error/0, release_rules/1, new_client_id/0]).
 
 -on_load(init/0).
-
-%% The native functions behind build_report/1 and send_report/2: a first one runs on the
-%% caller's scheduler and answers `dirty' when the work is too large for it (a very large
-%% node; events this VM did not build, which must be decoded and checked in full); the
-%% second one then runs on a dirty CPU scheduler. build_report_normal/1 is for benchmarks
-%% only: it builds on the caller's scheduler whatever the size (the service never calls it).
--export([build_report_nif/1, build_report_dirty/1, send_report_nif/2, send_report_dirty/2,
-         build_report_normal/1, release_rules_nif/1]).
 
 -export_type([node_info/0, event/0, request/0, send_opts/0, path/0, release_rules/0,
               input_error/0, tracking_result/0, send_error_reason/0]).
@@ -107,12 +99,9 @@ load_error() ->
     end.
 
 %% @doc Builds the events of one report from the node's facts, applying the privacy rules.
+%% Runs on a dirty CPU scheduler.
 -spec build_report(node_info()) -> {ok, [event()]} | {error, input_error() | nif_error()}.
-build_report(NodeInfo) ->
-    case build_report_nif(NodeInfo) of
-        dirty -> build_report_dirty(NodeInfo);
-        Result -> Result
-    end.
+build_report(_NodeInfo) -> not_loaded().
 
 %% @doc The events as pretty-printed JSON, as written to the report file.
 -spec encode_json([event()]) -> {ok, binary()} | {error, input_error() | nif_error()}.
@@ -123,16 +112,13 @@ encode_json(_Events) -> not_loaded().
           {ok, [request()]} | {error, input_error() | nif_error()}.
 plan_requests(_Events, _Opts) -> not_loaded().
 
-%% @doc Starts sending in the background and returns at once. Exactly one message
-%% `{mongoose_system_metrics_sent, Ref, [tracking_result()]}' follows, to `notify'
+%% @doc Checks the events against the privacy and GA4 rules, then starts sending in the
+%% background and returns at once (the checks run on a dirty CPU scheduler). Exactly one
+%% message `{mongoose_system_metrics_sent, Ref, [tracking_result()]}' follows, to `notify'
 %% (default: the caller).
 -spec send_report([event()], send_opts()) ->
           {ok, reference()} | {error, overloaded | input_error() | nif_error()}.
-send_report(Events, Opts) ->
-    case send_report_nif(Events, Opts) of
-        dirty -> send_report_dirty(Events, Opts);
-        Result -> Result
-    end.
+send_report(_Events, _Opts) -> not_loaded().
 
 %% @doc Stops the pending attempts and retries of one send; its message carries `cancelled'.
 -spec cancel(reference()) -> ok | {error, nif_error()}.
@@ -146,48 +132,18 @@ cancel_all() -> not_loaded().
 -spec configure(#{max_in_flight => pos_integer()}) -> ok | {error, input_error() | nif_error()}.
 configure(_Opts) -> not_loaded().
 
-%% @private build_report/1 on the caller's scheduler, or `dirty'.
--spec build_report_nif(node_info()) ->
-          dirty | {ok, [event()]} | {error, input_error() | nif_error()}.
-build_report_nif(_NodeInfo) -> not_loaded().
-
-%% @private build_report/1 on a dirty CPU scheduler.
--spec build_report_dirty(node_info()) -> {ok, [event()]} | {error, input_error() | nif_error()}.
-build_report_dirty(_NodeInfo) -> not_loaded().
-
-%% @private build_report/1 on the caller's scheduler whatever the size, up to the input
-%% limits: for benchmarks, which measure what a large node costs there. Not for nodes.
--spec build_report_normal(node_info()) ->
-          {ok, [event()]} | {error, input_error() | nif_error()}.
-build_report_normal(_NodeInfo) -> not_loaded().
-
-%% @private send_report/2 on the caller's scheduler for a report this VM built, or `dirty'.
--spec send_report_nif([event()], send_opts()) ->
-          dirty | {ok, reference()} | {error, overloaded | input_error() | nif_error()}.
-send_report_nif(_Events, _Opts) -> not_loaded().
-
-%% @private send_report/2 on a dirty CPU scheduler, checking every event.
--spec send_report_dirty([event()], send_opts()) ->
-          {ok, reference()} | {error, overloaded | input_error() | nif_error()}.
-send_report_dirty(_Events, _Opts) -> not_loaded().
-
 %% @doc The rules of the MongooseIM release line a node of this version runs (the engine's
 %% one table of per-release rules): how its collector reads the stanza counters and which
-%% module knows the components. An unknown version gets the latest supported line's rules.
+%% module knows the components. An unknown version (or anything but a version binary) gets
+%% the latest supported line's rules.
 -spec release_rules(binary() | undefined) ->
           {ok, release_rules()} | {error, nif_error() | internal_error}.
-release_rules(Version) when is_binary(Version), byte_size(Version) =< 256 ->
-    wrap_rules(release_rules_nif(Version));
-release_rules(_) ->
-    %% Not a version a release has: checked here, so a huge binary is never copied.
-    wrap_rules(release_rules_nif(<<>>)).
+release_rules(_Version) -> not_loaded().
 
-wrap_rules(#{} = Rules) -> {ok, Rules};
-wrap_rules({error, _} = Error) -> Error.
-
-%% @private release_rules/1 in the engine.
--spec release_rules_nif(binary()) -> release_rules() | {error, nif_error() | internal_error}.
-release_rules_nif(_Version) -> not_loaded().
+%% @doc A new random client id: a version 4 UUID as text (`<<"xxxxxxxx-xxxx-4xxx-...">>'),
+%% for a node whose cluster has no id of its own.
+-spec new_client_id() -> binary() | {error, nif_error()}.
+new_client_id() -> not_loaded().
 
 %% The error term is read at run time (not a literal here) so that dialyzer judges callers by
 %% the specs above, not by these stub bodies.

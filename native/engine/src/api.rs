@@ -1,24 +1,18 @@
 //! The engine's entry points, one per NIF function, on decoded terms.
 
 use crate::event::Event;
-use crate::input::InputTerm;
 use crate::json;
 use crate::node_info::NodeInfo;
 use crate::options::SendOptions;
-use crate::plan::{self, EncodedEvents, SendPlan};
+use crate::plan::{self, SendPlan};
 use crate::report;
 use crate::value::{InputError, PathElem, Value};
 
-/// `build_report/1`: the events of one report.
+/// `build_report/1`: the events of one report. The events are made from the allowlists
+/// only, so they are not re-checked here: the property tests check every built report
+/// against the send-time rules, and every send re-checks.
 pub fn build_report(node_info: &Value) -> Result<Vec<Event>, InputError> {
-    build_report_from(node_info)
-}
-
-/// `build_report/1` on any input term (the NIF reads the VM's terms in place). The events
-/// are made from the allowlists only, so they are not re-checked here: the property tests
-/// check every built report against the send-time rules, and every send re-checks.
-pub fn build_report_from<'a, T: InputTerm<'a>>(node_info: T) -> Result<Vec<Event>, InputError> {
-    let info = NodeInfo::read(node_info)?;
+    let info = NodeInfo::from_value(node_info)?;
     Ok(report::build(&info))
 }
 
@@ -38,11 +32,10 @@ pub fn plan_send(events: &Value, opts: &Value) -> Result<SendPlan, InputError> {
     plan::plan(&events, &opts).map_err(in_arg("events"))
 }
 
-/// `send_report/2` for events already checked and encoded (a report this VM built): only the
-/// options are read; their error paths start with `opts`.
-pub fn plan_send_encoded(events: &EncodedEvents, opts: &Value) -> Result<SendPlan, InputError> {
-    let opts = SendOptions::from_value(opts).map_err(in_arg("opts"))?;
-    Ok(plan::plan_encoded(events, &opts))
+/// `new_client_id/0`: a random (version 4) UUID, as text, for a node whose cluster has no
+/// id of its own.
+pub fn new_client_id() -> String {
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// Puts the argument's name in front of an error's path (copied only on error), for the

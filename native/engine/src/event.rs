@@ -19,7 +19,7 @@ pub const EVENTS_MAX_DEPTH: usize = 3;
 pub type Text = Cow<'static, str>;
 
 /// A param value: a string or a number.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(untagged)]
 pub enum ParamValue {
     /// A string (atoms are sent as strings).
@@ -47,7 +47,7 @@ impl From<i64> for ParamValue {
 }
 
 /// One GA4 event. Params are kept sorted by name so output is deterministic.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Event {
     /// Event name, e.g. `module_with_opt`.
     pub name: Text,
@@ -60,7 +60,7 @@ pub struct Event {
 /// A sorted `Vec` rather than a `BTreeMap`: events have a handful of params, and one exact
 /// allocation is far cheaper to build, search and drop than a B-tree node. The methods
 /// mirror `BTreeMap`'s (same results, same iteration order, same `Debug` and JSON output).
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Params(Vec<(Text, ParamValue)>);
 
 /// Iterator over `(name, value)` pairs of [`Params`], in name order.

@@ -1,14 +1,15 @@
 //! The node's facts as MongooseIM's collector hands them over (`build_report/1`'s input),
-//! read in place from any [`InputTerm`]: binaries and atom names are borrowed, nothing is
-//! copied. The reader goes no deeper than the schema (map > modules list > entry map > opts
-//! map > value list), so a hostile nesting is an error at the first level that is not in it.
+//! read out of a decoded [`Value`]: binaries and atom names are borrowed from it, not copied.
+//! The input limits were applied when the term was decoded ([`NODE_INFO_MAX_DEPTH`] deep).
 
 use std::ops::Range;
 
-use crate::input::{
-    self, atom, binary_text, each_entry, each_item, non_neg, InputTerm, ItemBudget, Shape,
-};
-use crate::value::{InputError, Value};
+use crate::value::read::{atom, atom_keyed_map, list, non_neg, under};
+use crate::value::{InputError, PathElem, Value};
+
+/// Deepest nesting of a valid NodeInfo: map > modules list > entry map > opts map > value
+/// list.
+pub const NODE_INFO_MAX_DEPTH: usize = 5;
 
 /// How the node was configured (the extension of its config file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,43 +119,30 @@ pub struct NodeInfo<'a> {
 }
 
 impl<'a> NodeInfo<'a> {
-    /// Reads a NodeInfo out of a decoded term (see [`NodeInfo::read`]).
+    /// Reads a NodeInfo out of a decoded term, naming the path of the first problem. Paths
+    /// are built only on error.
     pub fn from_value(v: &'a Value) -> Result<NodeInfo<'a>, InputError> {
-        NodeInfo::read(v)
-    }
-
-    /// Reads a NodeInfo, naming the path of the first problem; at most [`crate::value::MAX_ITEMS`]
-    /// list items and map entries in all. Paths are built only on error.
-    pub fn read<T: InputTerm<'a>>(v: T) -> Result<NodeInfo<'a>, InputError> {
         let mut info = NodeInfo::default();
-        let mut budget = ItemBudget::default();
-        each_entry(v, &mut budget, |name, value, budget| {
-            info.read_field(name, value, budget)
-        })?;
+        for_each_entry(v, |name, value| info.read_field(name, value))?;
         Ok(info)
     }
 
     /// Reads one top-level field; error paths are relative to its key.
-    fn read_field<T: InputTerm<'a>>(
-        &mut self,
-        name: &str,
-        value: T,
-        budget: &mut ItemBudget,
-    ) -> Result<(), InputError> {
+    fn read_field(&mut self, name: &'a str, value: &'a Value) -> Result<(), InputError> {
         let info = self;
         match name {
-            "version" => info.version = Some(binary_text(value)?),
-            "uptime_seconds" => info.uptime_seconds = Some(non_neg(value)?),
+            "version" => info.version = Some(text(value)?),
+            "uptime_seconds" => info.uptime_seconds = Some(non_neg(value, &[])?),
             "node_count" => {
-                let n = non_neg(value)?;
+                let n = non_neg(value, &[])?;
                 if n == 0 {
                     return Err(InputError::new(&[], "expected a positive integer"));
                 }
                 info.node_count = Some(n);
             }
-            "component_count" => info.component_count = Some(non_neg(value)?),
+            "component_count" => info.component_count = Some(non_neg(value, &[])?),
             "config_type" => {
-                info.config_type = Some(match atom(value)? {
+                info.config_type = Some(match atom(value, &[])? {
                     "toml" => ConfigType::Toml,
                     "cfg" => ConfigType::Cfg,
                     "unknown_config_type" => ConfigType::Unknown,
@@ -166,32 +154,64 @@ impl<'a> NodeInfo<'a> {
                     }
                 })
             }
-            "host_type_count" => info.host_type_count = Some(non_neg(value)?),
-            "domain_count" => info.domain_count = Some(non_neg(value)?),
+            "host_type_count" => info.host_type_count = Some(non_neg(value, &[])?),
+            "domain_count" => info.domain_count = Some(non_neg(value, &[])?),
             "modules" => {
                 let opts = &mut info.module_opts;
-                info.modules = each_item(value, budget, |v, b| read_module(v, b, opts))?
+                info.modules = each_item(value, |v| read_module(v, opts))?
             }
-            "http_handlers" => info.http_handlers = each_item(value, budget, |v, _| atom(v))?,
-            "c2s_listeners" => info.c2s_listeners = each_item(value, budget, read_listener)?,
-            "outgoing_pools" => info.outgoing_pools = each_item(value, budget, |v, _| atom(v))?,
-            "stanza_counts" => info.stanza_counts = Some(read_counts(value, budget)?),
-            "previous_stanza_counts" => {
-                info.previous_stanza_counts = Some(read_counts(value, budget)?)
-            }
+            "http_handlers" => info.http_handlers = each_item(value, |v| atom(v, &[]))?,
+            "c2s_listeners" => info.c2s_listeners = each_item(value, read_listener)?,
+            "outgoing_pools" => info.outgoing_pools = each_item(value, |v| atom(v, &[]))?,
+            "stanza_counts" => info.stanza_counts = Some(read_counts(value)?),
+            "previous_stanza_counts" => info.previous_stanza_counts = Some(read_counts(value)?),
             _ => return Err(InputError::new(&[], "unknown key")),
         }
         Ok(())
     }
 }
 
-fn read_counts<'a, T: InputTerm<'a>>(
-    v: T,
-    budget: &mut ItemBudget,
-) -> Result<StanzaCounts<'a>, InputError> {
+/// Reads each item of the list `v` with `read`; error paths are relative to the list.
+fn each_item<'a, R>(
+    v: &'a Value,
+    mut read: impl FnMut(&'a Value) -> Result<R, InputError>,
+) -> Result<Vec<R>, InputError> {
+    list(v, &[])?
+        .iter()
+        .enumerate()
+        .map(|(i, item)| read(item).map_err(|e| under(&[PathElem::Index(i + 1)], e)))
+        .collect()
+}
+
+/// Reads each entry of the map `v`, whose keys must be atoms, with `read` (given the key's
+/// name); error paths are relative to the map, and an error from `read` is put under its key.
+fn for_each_entry<'a>(
+    v: &'a Value,
+    mut read: impl FnMut(&'a str, &'a Value) -> Result<(), InputError>,
+) -> Result<(), InputError> {
+    for (name, value) in atom_keyed_map(v, &[])? {
+        read(name, value).map_err(|e| under(&[PathElem::Key(name.to_string())], e))?;
+    }
+    Ok(())
+}
+
+/// A binary as UTF-8 text.
+fn text(v: &Value) -> Result<&str, InputError> {
+    match v {
+        Value::Binary(b) => {
+            std::str::from_utf8(b).map_err(|_| InputError::new(&[], "binary is not valid UTF-8"))
+        }
+        other => Err(InputError::new(
+            &[],
+            format!("expected a binary, got {}", other.kind()),
+        )),
+    }
+}
+
+fn read_counts(v: &Value) -> Result<StanzaCounts<'_>, InputError> {
     let mut counts = Vec::new();
-    each_entry(v, budget, |name, value, _| {
-        counts.push((name, non_neg(value)?));
+    for_each_entry(v, |name, value| {
+        counts.push((name, non_neg(value, &[])?));
         Ok(())
     })?;
     Ok(counts)
@@ -203,19 +223,17 @@ fn required<V>(v: Option<V>, name: &str) -> Result<V, InputError> {
 }
 
 /// One module entry, its options appended to `opts`; error paths are relative to the entry.
-/// Paths are built only on error: this runs for each of up to thousands of entries.
-fn read_module<'a, T: InputTerm<'a>>(
-    item: T,
-    budget: &mut ItemBudget,
+fn read_module<'a>(
+    item: &'a Value,
     opts: &mut Vec<(&'a str, OptValue<'a>)>,
 ) -> Result<ModuleEntry<'a>, InputError> {
     let mut module = None;
     let start = opts.len();
-    each_entry(item, budget, |name, value, budget| {
+    for_each_entry(item, |name, value| {
         match name {
-            "module" => module = Some(atom(value)?),
-            "opts" => each_entry(value, budget, |opt, val, budget| {
-                opts.push((opt, read_opt_value(val, budget)?));
+            "module" => module = Some(atom(value, &[])?),
+            "opts" => for_each_entry(value, |opt, val| {
+                opts.push((opt, read_opt_value(val)?));
                 Ok(())
             })?,
             _ => return Err(InputError::new(&[], "unknown key")),
@@ -228,29 +246,21 @@ fn read_module<'a, T: InputTerm<'a>>(
     })
 }
 
-/// An option's value: a scalar, or a list of atoms and binaries (each item counted).
-fn read_opt_value<'a, T: InputTerm<'a>>(
-    v: T,
-    budget: &mut ItemBudget,
-) -> Result<OptValue<'a>, InputError> {
-    match v.shape() {
-        Shape::List(_) => {
-            each_item(v, budget, |item, _| read_scalar(item, true)).map(OptValue::List)
-        }
+/// An option's value: a scalar, or a list of atoms and binaries.
+fn read_opt_value(v: &Value) -> Result<OptValue<'_>, InputError> {
+    match v {
+        Value::List(_) => each_item(v, |item| read_scalar(item, true)).map(OptValue::List),
         _ => read_scalar(v, false).map(OptValue::Scalar),
     }
 }
 
-/// One c2s listener; error paths are relative to the listener (built only on error).
-fn read_listener<'a, T: InputTerm<'a>>(
-    item: T,
-    budget: &mut ItemBudget,
-) -> Result<C2sListener<'a>, InputError> {
+/// One c2s listener; error paths are relative to the listener.
+fn read_listener(item: &Value) -> Result<C2sListener<'_>, InputError> {
     let (mut proto, mut tls) = (None, None);
-    each_entry(item, budget, |name, value, budget| {
+    for_each_entry(item, |name, value| {
         match name {
-            "proto" => proto = Some(atom(value)?),
-            "tls" => tls = Some(read_tls(value, budget)?),
+            "proto" => proto = Some(atom(value, &[])?),
+            "tls" => tls = Some(read_tls(value)?),
             _ => return Err(InputError::new(&[], "unknown key")),
         }
         Ok(())
@@ -262,15 +272,12 @@ fn read_listener<'a, T: InputTerm<'a>>(
 }
 
 /// A listener's TLS settings; error paths are relative to `tls`.
-fn read_tls<'a, T: InputTerm<'a>>(
-    v: T,
-    budget: &mut ItemBudget,
-) -> Result<ListenerTls<'a>, InputError> {
+fn read_tls(v: &Value) -> Result<ListenerTls<'_>, InputError> {
     let (mut mode, mut module) = (None, None);
-    each_entry(v, budget, |name, value, _| {
+    for_each_entry(v, |name, value| {
         match name {
-            "mode" => mode = Some(atom(value)?),
-            "module" => module = Some(atom(value)?),
+            "mode" => mode = Some(atom(value, &[])?),
+            "module" => module = Some(atom(value, &[])?),
             _ => return Err(InputError::new(&[], "unknown key")),
         }
         Ok(())
@@ -282,14 +289,14 @@ fn read_tls<'a, T: InputTerm<'a>>(
 }
 
 /// One scalar option value, alone or as a list's item.
-fn read_scalar<'a, T: InputTerm<'a>>(v: T, in_list: bool) -> Result<OptScalar<'a>, InputError> {
-    match v.shape() {
-        Shape::Atom(a) if !in_list && (a == "true" || a == "false") => {
-            Ok(OptScalar::Bool(a == "true"))
+fn read_scalar(v: &Value, in_list: bool) -> Result<OptScalar<'_>, InputError> {
+    match v {
+        Value::Atom(a) if !in_list && (&**a == "true" || &**a == "false") => {
+            Ok(OptScalar::Bool(&**a == "true"))
         }
-        Shape::Atom(a) => Ok(OptScalar::Atom(a)),
-        Shape::Binary(b) => Ok(OptScalar::Text(input::utf8(b)?)),
-        Shape::Int(n) if !in_list => Ok(OptScalar::Int(n)),
+        Value::Atom(a) => Ok(OptScalar::Atom(a)),
+        Value::Binary(_) => Ok(OptScalar::Text(text(v)?)),
+        Value::Int(n) if !in_list => Ok(OptScalar::Int(*n)),
         other => Err(InputError::new(
             &[],
             format!(

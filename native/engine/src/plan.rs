@@ -158,12 +158,8 @@ pub fn batch_bodies(
 /// endpoint with that id and its secret in the query.
 pub fn plan(events: &[Event], opts: &SendOptions) -> Result<SendPlan, InputError> {
     check_events(events)?;
-    Ok(plan_encoded(&EncodedEvents::new(events)?, opts))
-}
-
-/// [`plan`] for events already checked and encoded (e.g. a report this VM just built).
-pub fn plan_encoded(events: &EncodedEvents, opts: &SendOptions) -> SendPlan {
-    plan_bodies(&events.bodies(&opts.client_id, opts.mode), opts)
+    let bodies = EncodedEvents::new(events)?.bodies(&opts.client_id, opts.mode);
+    Ok(plan_bodies(&bodies, opts))
 }
 
 /// [`plan`] for request bodies already cut (see [`EncodedEvents::bodies`]) for `opts`'s
@@ -223,15 +219,17 @@ mod tests {
     }
 
     #[test]
-    fn planning_encoded_events_equals_planning_events() {
+    fn a_plan_posts_the_encoded_bodies() {
         let events: Vec<Event> = (0..60)
             .map(|i| Event::new("host_count", [("value", i64::from(i))]))
             .collect();
         let encoded = EncodedEvents::new(&events).expect("encodable");
         assert_eq!(encoded.len(), 60);
-        assert_eq!(
-            plan_encoded(&encoded, &opts()),
-            plan(&events, &opts()).expect("plan")
-        );
+        let planned: Vec<(Bytes, usize)> = plan(&events, &opts()).expect("plan").trackings[0]
+            .requests
+            .iter()
+            .map(|r| (r.body.clone(), r.events))
+            .collect();
+        assert_eq!(planned, encoded.bodies("cid", Mode::Collect));
     }
 }

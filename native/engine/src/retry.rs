@@ -13,7 +13,7 @@
 //! - When attempts run out: 429 gives `RateLimited`, 5xx `HttpStatus(N)`, a timeout `Timeout`,
 //!   a connection failure `ConnectError`.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use rand::Rng;
 
@@ -150,9 +150,10 @@ impl RetryPolicy {
     }
 }
 
-/// Parses a `Retry-After` header value: delta-seconds (`120`) or an IMF-fixdate HTTP-date
-/// (`Sun, 06 Nov 1994 08:49:37 GMT`, taken relative to `now`; a date in the past means no
-/// wait). Anything else is `None` (and the normal backoff applies).
+/// Parses a `Retry-After` header value: delta-seconds (`120`) or an HTTP-date in any of the
+/// three forms RFC 9110 has recipients accept (`Sun, 06 Nov 1994 08:49:37 GMT`), taken
+/// relative to `now`; a date in the past means no wait. Anything else is `None` (and the
+/// normal backoff applies).
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
@@ -161,70 +162,14 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
             value.parse::<u64>().unwrap_or(u64::MAX),
         ));
     }
-    let at = parse_imf_fixdate(value)?;
-    let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
-    Some(Duration::from_secs(at.saturating_sub(now)))
-}
-
-/// Seconds since the Unix epoch of an IMF-fixdate (RFC 9110 section 5.6.7).
-fn parse_imf_fixdate(s: &str) -> Option<u64> {
-    // "Sun, 06 Nov 1994 08:49:37 GMT"
-    let mut parts = s.split_ascii_whitespace();
-    let _weekday = parts.next().filter(|w| w.len() == 4 && w.ends_with(','))?;
-    let day: u64 = parse_digits(parts.next()?, 2)?;
-    let month = match parts.next()? {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
-    };
-    let year: u64 = parse_digits(parts.next()?, 4)?;
-    let mut hms = parts.next()?.split(':');
-    let hour: u64 = parse_digits(hms.next()?, 2)?;
-    let minute: u64 = parse_digits(hms.next()?, 2)?;
-    let second: u64 = parse_digits(hms.next()?, 2)?;
-    if hms.next().is_some() || parts.next()? != "GMT" || parts.next().is_some() {
-        return None;
-    }
-    if !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 || year < 1970 {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    Some(days * 86_400 + hour * 3_600 + minute * 60 + second)
-}
-
-fn parse_digits(s: &str, len: usize) -> Option<u64> {
-    if s.len() == len && s.bytes().all(|b| b.is_ascii_digit()) {
-        s.parse().ok()
-    } else {
-        None
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (year >= 1970).
-fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
-    // Howard Hinnant's algorithm, on non-negative numbers only.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     /// Always picks the ceiling, and records what it was asked.
     #[derive(Default)]
@@ -431,9 +376,16 @@ mod tests {
             parse_retry_after("Tue, 29 Feb 2000 00:00:05 GMT", leap),
             Some(Duration::from_secs(5))
         );
+        // The two obsolete forms, which RFC 9110 has recipients accept too.
+        for obsolete in ["Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"] {
+            assert_eq!(
+                parse_retry_after(obsolete, at - Duration::from_secs(3)),
+                Some(Duration::from_secs(3)),
+                "{obsolete:?}"
+            );
+        }
         for bad in [
-            "Sunday, 06-Nov-94 08:49:37 GMT",
-            "Sun Nov  6 08:49:37 1994",
+            "Mon, 06 Nov 1994 08:49:37 GMT",
             "Sun, 06 Nov 1994 08:49:37 UTC",
             "Sun, 06 Foo 1994 08:49:37 GMT",
             "Sun, 32 Nov 1994 08:49:37 GMT",

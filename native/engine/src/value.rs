@@ -1,8 +1,9 @@
 //! A generic, already size-checked picture of an Erlang term, and the input error type.
 //!
-//! Events and send options are copied into a [`Value`] tree under the input limits
-//! ([`crate::input::to_value`]), then read out of it, reporting the [`Path`] of anything
-//! wrong. A NodeInfo is read straight from the input term ([`crate::input`]).
+//! The NIF decodes every input term into a [`Value`] tree under the input limits (at most
+//! [`MAX_ITEMS`] list items and map entries, [`MAX_BINARY_BYTES`] per binary, no deeper than
+//! the schema); the schema readers (NodeInfo, events, send options) read it, reporting the
+//! [`Path`] of anything wrong.
 
 use std::fmt;
 use std::sync::Arc;
@@ -109,12 +110,6 @@ impl From<&str> for Atom {
             Some(word) => Atom::from_static(word),
             None => Atom(AtomRepr::Shared(name.into())),
         }
-    }
-}
-
-impl From<Arc<str>> for Atom {
-    fn from(name: Arc<str>) -> Self {
-        Atom(AtomRepr::Shared(name))
     }
 }
 
@@ -247,7 +242,25 @@ pub(crate) mod read {
         }))
     }
 
-    pub use crate::input::{index, key};
+    /// Appends a key to a path.
+    pub fn key(path: &[PathElem], k: &str) -> Path {
+        let mut p = path.to_vec();
+        p.push(PathElem::Key(k.to_string()));
+        p
+    }
+
+    /// Appends a 0-based list index to a path, as a 1-based position.
+    pub fn index(path: &[PathElem], i: usize) -> Path {
+        let mut p = path.to_vec();
+        p.push(PathElem::Index(i + 1));
+        p
+    }
+
+    /// `e` with `prefix` put before its path.
+    pub fn under(prefix: &[PathElem], mut e: InputError) -> InputError {
+        e.path.splice(0..0, prefix.iter().cloned());
+        e
+    }
 
     /// A proper list.
     pub fn list<'a>(v: &'a Value, path: &[PathElem]) -> Result<&'a [Value], InputError> {

@@ -850,3 +850,14 @@ fn invalid_tracking_ids_stand_alone() {
     let err = api::plan_send(&events_value(1), &opts(vec![("tracking_ids", many)])).unwrap_err();
     assert_eq!(err.path, vec![key("opts"), key("tracking_ids")]);
 }
+
+#[test]
+fn new_client_ids_are_random_v4_uuids() {
+    let (a, b) = (api::new_client_id(), api::new_client_id());
+    assert_ne!(a, b);
+    let uuid = uuid::Uuid::parse_str(&a).expect("a UUID");
+    assert_eq!(uuid.get_version_num(), 4);
+    // The hyphenated lowercase text the Erlang side persisted before.
+    assert_eq!(a, uuid.hyphenated().to_string());
+    assert_eq!(a.len(), 36);
+}

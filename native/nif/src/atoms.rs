@@ -26,7 +26,6 @@ rustler::atoms! {
     body,
     notify,
     max_in_flight,
-    dirty,
     release,
     stanza_counters,
     components,

@@ -1,12 +1,10 @@
-//! The Rustler NIF of mongoose_system_metrics: decodes Erlang terms into the engine's types,
-//! owns the background dispatcher, and messages send results back. Logic lives in the engine.
+//! The Rustler NIF of mongoose_system_metrics: decodes Erlang terms into the engine's
+//! `Value` under the input limits, encodes the engine's answers, owns the background
+//! dispatcher and messages send results back. Logic lives in the engine.
 
 mod atoms;
-mod built;
 mod decode;
 mod encode;
-mod map_iter;
-mod release;
 mod report;
 mod send;
 

@@ -1,5 +1,6 @@
 //! send_report/2, cancel/1, cancel_all/0, configure/1: hand work to the engine's background
-//! dispatcher and return at once; the result comes back as one message.
+//! dispatcher and return at once; the result comes back as one message. Only send_report
+//! does real work, on a dirty scheduler; the others are cheap.
 
 use mongoose_system_metrics_engine::dispatch::{DispatchError, Dispatcher};
 use mongoose_system_metrics_engine::outcome::TrackingResult;
@@ -9,7 +10,6 @@ use once_cell::sync::Lazy;
 use rustler::{Encoder, Env, LocalPid, OwnedEnv, Term, TermType};
 
 use crate::atoms;
-use crate::built;
 use crate::encode;
 use crate::report::plan;
 
@@ -36,31 +36,11 @@ fn job_key(reference: Term) -> Option<Vec<u8>> {
     (reference.get_type() == TermType::Ref).then(|| reference.to_binary().as_slice().to_vec())
 }
 
-/// send_report/2 on the caller's scheduler when the events are a report this VM built (see
-/// [`built`]): only the options are read, and the send is queued. Any other events answer
-/// `dirty`, and the Erlang stub calls [`send_report_dirty`].
-#[rustler::nif]
-fn send_report_nif<'a>(env: Env<'a>, events: Term<'a>, opts: Term<'a>) -> Term<'a> {
-    match built::plan_send(events, opts) {
-        Some(plan) => {
-            let result = submit(env, plan, opts);
-            // Tens of microseconds of a 1 ms timeslice, counted generously (10%): a process
-            // sending in a loop yields every ten sends. Measured in a flood of sends (bench
-            // sched phase, 2 runs each): long_schedule events over 1 ms, all in the flooding
-            // loop, 18 and 18 when counted at 5%, 10 and 8 at 10%.
-            let _ = rustler::schedule::consume_timeslice(env, 10);
-            result
-        }
-        None => atoms::dirty().encode(env),
-    }
-}
-
-/// send_report/2 for any events: decodes and re-checks every event against the privacy and
-/// GA4 rules, and encodes them. On a dirty CPU scheduler: that takes a few hundred
-/// microseconds for a realistic report on a slow machine (BENCHMARKS.md), which a flood of
-/// sends would otherwise take from a normal scheduler.
+/// send_report/2: decodes and checks every event against the privacy and GA4 rules, plans
+/// the requests and queues them, on a dirty CPU scheduler (a few hundred microseconds for a
+/// realistic report; more for a hostile one, which must not hold a normal scheduler).
 #[rustler::nif(schedule = "DirtyCpu")]
-fn send_report_dirty<'a>(env: Env<'a>, events: Term<'a>, opts: Term<'a>) -> Term<'a> {
+fn send_report<'a>(env: Env<'a>, events: Term<'a>, opts: Term<'a>) -> Term<'a> {
     submit(env, plan(events, opts), opts)
 }
 
