@@ -30,36 +30,23 @@
 -behaviour(gen_server).
 
 -include_lib("kernel/include/logger.hrl").
-%% Relative to this file: as a rebar3 dependency (MongooseIM) the `{i, "erlang/include"}'
-%% of rebar.config is not resolved against this application's directory.
--include("../include/mongoose_system_metrics_config_spec.hrl").
 
 %% mongoose_service callbacks and MongooseIM's API
 -export([start/1, stop/0, config_spec/0, verify_if_configured/0]).
 %% Added API
 -export([preview/0, status/0, validate_now/0]).
 %% Internal: supervisor start, remote calls between the nodes of a cluster
--export([start_link/1, local_client_id/0, local_stanza_counts/0, default_opts/0]).
+-export([start_link/1, local_client_id/0, local_stanza_counts/0]).
 %% gen_server
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2,
          format_status/1, format_status/2]).
 
 -export_type([options/0, tracking_id/0, status/0, kill_switch/0, preview/0]).
 
--type tracking_id() :: #{id := binary() | string(), secret := binary() | string()}.
--type options() :: #{initial_report => non_neg_integer(),
-                     periodic_report => non_neg_integer(),
-                     report => boolean(),
-                     tracking_id => tracking_id(),
-                     url => binary() | string(),
-                     region => global | eu,
-                     validate => boolean(),
-                     timeout => pos_integer(),
-                     max_retries => non_neg_integer(),
-                     cacertfile => binary() | string(),
-                     cluster_report => boolean()}.
+-type options() :: mongoose_system_metrics_options:options().
+-type tracking_id() :: mongoose_system_metrics_options:tracking_id().
+-type kill_switch() :: mongoose_system_metrics_options:kill_switch().
 -type hidden_options() :: fun(() -> options()).
--type kill_switch() :: none | report_false | {env, string()}.
 -type millis() :: integer().
 -type status() :: #{running := boolean(),
                     kill_switch := kill_switch(),
@@ -77,10 +64,6 @@
                      requests := [mongoose_system_metrics_nif:request()],
                      report_file := string()}.
 
--define(DEFAULT_URL, <<"https://www.google-analytics.com/mp/collect">>).
--define(EU_URL, <<"https://region1.google-analytics.com/mp/collect">>).
--define(POLICY_URL, "https://esl.github.io/MongooseDocs/latest/operation-and-maintenance/"
-                    "System-Metrics-Privacy-Policy/").
 -define(REPORTER, {?MODULE, reporter}).
 -define(REMOTE_TIMEOUT, 5000).
 -define(SUP, mongoose_system_metrics_sup).
@@ -150,38 +133,9 @@ stop() ->
 
 %% @doc The TOML section `[services.service_mongoose_system_metrics]' for MongooseIM's
 %% config parser (MongooseIM 6.x records), processed alike by the parsers of 6.1.0 to 6.8.0.
--spec config_spec() -> #section{}.
+-spec config_spec() -> mongoose_system_metrics_options:config_spec().
 config_spec() ->
-    #section{
-       items = #{<<"initial_report">> => option(integer, non_negative),
-                 <<"periodic_report">> => option(integer, non_negative),
-                 <<"report">> => option(boolean, any),
-                 <<"tracking_id">> => tracking_id_section(),
-                 <<"url">> => option(binary, url),
-                 <<"region">> => option(atom, {enum, [global, eu]}),
-                 <<"validate">> => option(boolean, any),
-                 <<"timeout">> => option(integer, positive),
-                 <<"max_retries">> => option(integer, non_negative),
-                 <<"cacertfile">> => option(string, filename),
-                 <<"cluster_report">> => option(boolean, any)},
-       defaults = #{<<"initial_report">> => timer:minutes(5),
-                    <<"periodic_report">> => timer:hours(3),
-                    <<"cluster_report">> => false},
-       process = fun unchanged/1}.
-
-tracking_id_section() ->
-    #section{items = #{<<"id">> => option(string, non_empty),
-                       <<"secret">> => option(string, non_empty)},
-             required = all,
-             process = fun unchanged/1}.
-
-%% `process' is always set to a fun: the record default differs between releases (`undefined'
-%% up to 6.2, `[]' from 6.3) and each release's parser refuses the other's, but all take a fun.
-option(Type, Validate) ->
-    #option{type = Type, validate = Validate, process = fun unchanged/1}.
-
-unchanged(Value) ->
-    Value.
+    mongoose_system_metrics_options:config_spec().
 
 %% @doc `ok' when the service is configured; otherwise logs how reporting was switched off
 %% (and how to silence that) and returns `ignore'.
@@ -194,7 +148,8 @@ verify_if_configured() ->
     case Configured of
         true -> ok;
         false ->
-            ?LOG_WARNING(#{what => system_metrics_disabled, text => removed_from_config_text()}),
+            ?LOG_WARNING(#{what => system_metrics_disabled,
+                           text => mongoose_system_metrics_options:removed_from_config_text()}),
             ignore
     end.
 
@@ -290,12 +245,6 @@ local_stanza_counts() ->
         _ -> mongoose_system_metrics_collector:stanza_counts()
     end.
 
-%% @doc The defaults of the options, as MongooseIM's config parser fills them.
--spec default_opts() -> options().
-default_opts() ->
-    #{initial_report => timer:minutes(5), periodic_report => timer:hours(3),
-      cluster_report => false}.
-
 %%====================================================================
 %% gen_server
 %%====================================================================
@@ -305,25 +254,26 @@ default_opts() ->
 init(Hidden) when is_function(Hidden, 0) ->
     init(Hidden());
 init(Opts0) ->
-    try normalize_opts(Opts0) of
+    try mongoose_system_metrics_options:normalize(Opts0) of
         Opts ->
-            case kill_switch(Opts) of
+            case mongoose_system_metrics_options:kill_switch(Opts) of
                 none ->
                     application:set_env(mongoose_system_metrics, kill_switch, none),
                     case mongoose_system_metrics_nif:load_error() of
                         none ->
                             process_flag(trap_exit, true),
-                            maybe_log_consent(Opts),
+                            mongoose_system_metrics_options:log_consent(Opts),
+                            Tids = mongoose_system_metrics_options:tracking_ids(Opts),
                             {ok, schedule_first(#state{opts = Opts,
-                                                       tracking_ids = tracking_ids(Opts),
+                                                       tracking_ids = Tids,
                                                        base = 0})};
                         Reason ->
-                            log_engine_unavailable(Reason),
+                            mongoose_system_metrics_options:log_engine_unavailable(Reason),
                             ignore
                     end;
                 Switch ->
                     application:set_env(mongoose_system_metrics, kill_switch, Switch),
-                    log_kill_switch(Switch),
+                    mongoose_system_metrics_options:log_kill_switch(Switch),
                     ignore
             end
     catch
@@ -378,142 +328,6 @@ format_status(_Opt, [_PDict, State]) ->
     [{data, [{"State", mask_state(State)}]}].
 
 %%====================================================================
-%% Options, kill switches, consent
-%%====================================================================
-
--spec normalize_opts(map()) -> options().
-normalize_opts(Opts) when is_map(Opts) ->
-    maps:fold(fun check_opt/3, default_opts(), Opts);
-normalize_opts(_) ->
-    error({bad_option, options}).
-
-check_opt(Key, Value, Acc) ->
-    case valid_opt(Key, Value) of
-        true -> Acc#{Key => Value};
-        false -> error({bad_option, Key})
-    end.
-
-valid_opt(initial_report, V) -> is_integer(V) andalso V >= 0;
-valid_opt(periodic_report, V) -> is_integer(V) andalso V >= 0;
-valid_opt(report, V) -> is_boolean(V);
-valid_opt(tracking_id, #{id := Id, secret := Secret} = T) ->
-    map_size(T) =:= 2 andalso non_empty_text(Id) andalso non_empty_text(Secret);
-valid_opt(url, V) -> non_empty_text(V);
-valid_opt(region, V) -> V =:= global orelse V =:= eu;
-valid_opt(validate, V) -> is_boolean(V);
-valid_opt(timeout, V) -> is_integer(V) andalso V > 0;
-valid_opt(max_retries, V) -> is_integer(V) andalso V >= 0;
-valid_opt(cacertfile, V) -> non_empty_text(V);
-valid_opt(cluster_report, V) -> is_boolean(V);
-valid_opt(_, _) -> false.
-
-non_empty_text(V) when is_binary(V) -> V =/= <<>>;
-non_empty_text(V) when is_list(V) -> V =/= "" andalso io_lib:printable_unicode_list(V);
-non_empty_text(_) -> false.
-
-%% The built-in tracking id (application env, set by a MongooseIM release) and the
-%% configured one, as binaries, without duplicates.
-tracking_ids(Opts) ->
-    Predefined = case builtin_tracking_id() of
-                     {ok, #{id := _, secret := _} = T} -> [T];
-                     _ -> []
-                 end,
-    Configured = case Opts of
-                     #{tracking_id := T2} -> [T2];
-                     _ -> []
-                 end,
-    dedup([#{id => to_bin(Id), secret => to_bin(S)}
-           || #{id := Id, secret := S} <- Predefined ++ Configured]).
-
-%% The built-in id a MongooseIM release carries (`predefined_tracking_id'), or, when the
-%% environment says CI=true, its CI id (`ci_tracking_id'), as MongooseIM's own service chose.
-builtin_tracking_id() ->
-    case {os:getenv("CI"), application:get_env(mongoose_system_metrics, ci_tracking_id)} of
-        {"true", {ok, CiId}} -> {ok, CiId};
-        _ -> application:get_env(mongoose_system_metrics, predefined_tracking_id)
-    end.
-
-dedup(Ids) ->
-    lists:foldr(fun(#{id := Id} = T, Acc) ->
-                        case [X || #{id := I} = X <- Acc, I =:= Id] of
-                            [] -> [T | Acc];
-                            _ -> Acc
-                        end
-                end, [], Ids).
-
--spec kill_switch(options()) -> kill_switch().
-kill_switch(#{report := false}) -> report_false;
-kill_switch(_) -> env_kill_switch().
-
--spec env_kill_switch() -> none | {env, string()}.
-env_kill_switch() ->
-    Off = case os:getenv("MONGOOSEIM_SYSTEM_METRICS") of
-              false -> false;
-              V -> lists:member(string:lowercase(string:trim(V)), ["off", "0", "false"])
-          end,
-    DoNotTrack = case os:getenv("DO_NOT_TRACK") of
-                     false -> false;
-                     "" -> false;
-                     "0" -> false;
-                     _ -> true
-                 end,
-    if Off -> {env, "MONGOOSEIM_SYSTEM_METRICS"};
-       DoNotTrack -> {env, "DO_NOT_TRACK"};
-       true -> none
-    end.
-
-log_kill_switch(report_false) ->
-    ok;
-log_kill_switch({env, Name}) ->
-    ?LOG_NOTICE(#{what => system_metrics_switched_off, env => Name,
-                  text => iolist_to_binary(
-                            ["System metrics reporting is switched off by the environment "
-                             "variable ", Name, ": nothing is collected or sent."])}).
-
-%% The native library is missing or broken: the service stays idle (nothing is collected,
-%% written or sent) and says so in one line; the node boots as usual.
-log_engine_unavailable(Reason) ->
-    ?LOG_WARNING(#{what => system_metrics_engine_unavailable, reason => Reason,
-                   text => <<"System metrics reporting is off: the reporting engine (the "
-                             "native library priv/libmongoose_system_metrics_nif.so of the "
-                             "mongoose_system_metrics application) could not be loaded. "
-                             "Nothing is collected or sent; rebuild or reinstall "
-                             "mongoose_system_metrics to report.">>}).
-
-maybe_log_consent(#{report := _}) ->
-    ok;
-maybe_log_consent(_Opts) ->
-    File = mongoose_system_metrics_file:location(),
-    ?LOG_WARNING(#{what => report_transparency, report_filename => File,
-                   text => consent_text(File)}).
-
-consent_text(File) ->
-    iolist_to_binary(
-      ["We are gathering the MongooseIM system's metrics to analyse the trends and needs of our "
-       "users, improve MongooseIM, and know where to focus our efforts. The anonymous reports "
-       "name the MongooseIM version, uptime, cluster size, number of XMPP components, the "
-       "open-source modules in use with their backends, the open-source HTTP APIs, transports, "
-       "TLS modes, outgoing pool types and XMPP stanza counts; custom modules are only counted. "
-       "For more info on how to customise, read, enable, and disable these metrics visit:\n"
-       "- MongooseIM docs - \n      ", ?POLICY_URL, " \n"
-       "- MongooseIM GitHub page - https://github.com/esl/MongooseIM \n"
-       "To switch reporting off, set `report = false' in [services.service_mongoose_system_metrics], "
-       "or set the environment variable MONGOOSEIM_SYSTEM_METRICS=off or DO_NOT_TRACK=1. "
-       "To keep reporting and silence this message, set `report = true'. "
-       "The last sent report is also written to a file ", File]).
-
-removed_from_config_text() ->
-    iolist_to_binary(
-      ["We're sorry to hear you don't want to share the system's metrics with us. "
-       "These metrics would enable us to improve MongooseIM and know where to focus our efforts. "
-       "To stop being notified, you can add this to the services section of your config file: \n"
-       "  [services.service_mongoose_system_metrics]\n"
-       "    report = false\n"
-       "For more info on how to customise, read, enable, and disable the metrics visit: \n"
-       "- MongooseIM docs - \n     ", ?POLICY_URL, " \n"
-       "- MongooseIM GitHub page - https://github.com/esl/MongooseIM"]).
-
-%%====================================================================
 %% Schedule
 %%====================================================================
 
@@ -562,7 +376,7 @@ tick(#state{job = #job{}} = S) ->
                 text => <<"The previous report is still in flight: this one is skipped">>}),
     S;
 tick(#state{opts = Opts} = S) ->
-    case env_kill_switch() of
+    case mongoose_system_metrics_options:env_kill_switch() of
         none ->
             S1 = S#state{kill_switch = none},
             case is_reporter(Opts) of
@@ -572,7 +386,7 @@ tick(#state{opts = Opts} = S) ->
         Switch when Switch =:= S#state.kill_switch ->
             S;
         Switch ->
-            log_kill_switch(Switch),
+            mongoose_system_metrics_options:log_kill_switch(Switch),
             S#state{kill_switch = Switch}
     end.
 
@@ -664,30 +478,23 @@ sum_cluster_counts(#{stanza_counts := Own} = Info) ->
 sum_cluster_counts(Info) ->
     Info.
 
+%% Only what the configuration sets is passed: the engine has the defaults.
 send_opts(#{opts := Opts, tracking_ids := Tids, mode := Mode, client_id := ClientId}, Notify) ->
     Base = #{client_id => ClientId,
              tracking_ids => Tids,
              mode => Mode,
              notify => Notify},
-    Optional = [{url, endpoint(Opts)},
+    Url = case mongoose_system_metrics_options:endpoint(Opts) of
+              default -> undefined;
+              U -> U
+          end,
+    Optional = [{url, Url},
                 {timeout_ms, maps:get(timeout, Opts, undefined)},
                 {max_retries, maps:get(max_retries, Opts, undefined)},
                 {cacertfile, maps:get(cacertfile, Opts, undefined)}],
     lists:foldl(fun({_, undefined}, Acc) -> Acc;
                    ({K, V}, Acc) -> Acc#{K => V}
                 end, Base, Optional).
-
-%% url, else MongooseIM's google_analytics_url (read now), else region, else the default.
-endpoint(#{url := Url}) -> to_bin(Url);
-endpoint(Opts) ->
-    case mongoose_system_metrics_mim:lookup_opt(google_analytics_url) of
-        {ok, {ok, Url}} when is_list(Url); is_binary(Url) -> to_bin(Url);
-        _ ->
-            case maps:get(region, Opts, global) of
-                eu -> ?EU_URL;
-                global -> ?DEFAULT_URL
-            end
-    end.
 
 send_and_wait(Events, Opts, Notify) ->
     case mongoose_system_metrics_nif:send_report(Events, Opts) of
@@ -883,7 +690,7 @@ status(#state{} = S) ->
 not_running_status() ->
     Switch = case application:get_env(mongoose_system_metrics, kill_switch) of
                  {ok, report_false} -> report_false;
-                 _ -> env_kill_switch()
+                 _ -> mongoose_system_metrics_options:env_kill_switch()
              end,
     LastSuccess = case mongoose_system_metrics_file:read_last_success() of
                       {ok, Ms} -> Ms;
@@ -908,6 +715,3 @@ mask_state(Other) ->
 
 now_ms() ->
     erlang:system_time(millisecond).
-
-to_bin(B) when is_binary(B) -> B;
-to_bin(L) when is_list(L) -> unicode:characters_to_binary(L).
