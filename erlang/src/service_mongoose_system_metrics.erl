@@ -35,8 +35,8 @@
 -export([start/1, stop/0, config_spec/0, verify_if_configured/0]).
 %% Added API
 -export([preview/0, status/0, validate_now/0]).
-%% Internal: supervisor start, remote calls between the nodes of a cluster
--export([start_link/1, local_client_id/0, local_stanza_counts/0]).
+%% Internal: supervisor start
+-export([start_link/1]).
 %% gen_server
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2,
          format_status/1, format_status/2]).
@@ -55,7 +55,7 @@
                     last_error := undefined | #{at := millis(), kind := atom(), reason := term()},
                     next_report_due := millis() | undefined,
                     in_flight => boolean(),
-                    role => every_node | reporter | standby,
+                    role => mongoose_system_metrics_cluster:role(),
                     client_id => binary() | undefined,
                     tracking_ids => [binary()],
                     report_file := string()}.
@@ -64,8 +64,6 @@
                      requests := [mongoose_system_metrics_nif:request()],
                      report_file := string()}.
 
--define(REPORTER, {?MODULE, reporter}).
--define(REMOTE_TIMEOUT, 5000).
 -define(SUP, mongoose_system_metrics_sup).
 
 -record(job, {pid :: pid(),
@@ -85,7 +83,7 @@
                 last_success :: millis() | undefined,
                 last_error :: undefined | #{at := millis(), kind := atom(), reason := term()},
                 failing = #{} :: #{atom() => true},
-                role = every_node :: every_node | reporter | standby}).
+                role = every_node :: mongoose_system_metrics_cluster:role()}).
 
 %%====================================================================
 %% mongoose_service callbacks
@@ -230,21 +228,6 @@ start_link(Hidden) ->
 hidden(Opts) ->
     fun() -> Opts end.
 
-%% @private The client id persisted on this node, asked by another node that has none.
--spec local_client_id() -> {ok, binary()} | error.
-local_client_id() ->
-    mongoose_system_metrics_file:read_client_id().
-
-%% @private This node's stanza totals, asked by the cluster's reporter; only nodes running
-%% the service answer.
--spec local_stanza_counts() -> {ok, mongoose_system_metrics_collector:stanza_counts()}
-                                   | unavailable.
-local_stanza_counts() ->
-    case whereis(?MODULE) of
-        undefined -> unavailable;
-        _ -> mongoose_system_metrics_collector:stanza_counts()
-    end.
-
 %%====================================================================
 %% gen_server
 %%====================================================================
@@ -305,8 +288,11 @@ handle_info({'EXIT', Pid, Reason}, #state{job = #job{pid = Pid}} = State) ->
     %% The job ended without reporting its outcome.
     State1 = failure(job, report_job_failed, Reason, State#state{job = undefined}),
     {noreply, State1};
-handle_info({global_name_conflict, ?REPORTER}, State) ->
-    {noreply, State#state{role = standby}};
+handle_info({global_name_conflict, Name}, State) ->
+    case mongoose_system_metrics_cluster:is_reporter_name(Name) of
+        true -> {noreply, State#state{role = standby}};
+        false -> {noreply, State}
+    end;
 handle_info(_Msg, State) ->
     {noreply, State}.
 
@@ -379,9 +365,9 @@ tick(#state{opts = Opts} = S) ->
     case mongoose_system_metrics_options:env_kill_switch() of
         none ->
             S1 = S#state{kill_switch = none},
-            case is_reporter(Opts) of
-                {true, Role} -> start_job(S1#state{role = Role});
-                false -> S1#state{role = standby}
+            case mongoose_system_metrics_cluster:role(Opts) of
+                standby -> S1#state{role = standby};
+                Role -> start_job(S1#state{role = Role})
             end;
         Switch when Switch =:= S#state.kill_switch ->
             S;
@@ -389,22 +375,6 @@ tick(#state{opts = Opts} = S) ->
             mongoose_system_metrics_options:log_kill_switch(Switch),
             S#state{kill_switch = Switch}
     end.
-
-%% cluster_report: the process holding the global name reports; the others stand by and
-%% take over when it goes away (the name is then free at their next tick).
-is_reporter(#{cluster_report := true}) ->
-    Self = self(),
-    case global:whereis_name(?REPORTER) of
-        Self -> {true, reporter};
-        undefined ->
-            case global:register_name(?REPORTER, Self, fun global:random_notify_name/3) of
-                yes -> {true, reporter};
-                no -> false
-            end;
-        _ -> false
-    end;
-is_reporter(_) ->
-    {true, every_node}.
 
 %%====================================================================
 %% Report job
@@ -457,26 +427,13 @@ run_job(Service, Ctx) ->
 collect_and_build(#{opts := Opts, prev_counts := Prev}) ->
     {Info0, Failures} = mongoose_system_metrics_collector:collect(Prev),
     Info = case Opts of
-               #{cluster_report := true} -> sum_cluster_counts(Info0);
+               #{cluster_report := true} -> mongoose_system_metrics_cluster:sum_stanza_counts(Info0);
                _ -> Info0
            end,
     case mongoose_system_metrics_nif:build_report(Info) of
         {ok, Events} -> {ok, Info, Events, Failures};
         {error, Reason} -> {error, {build_report, Reason}}
     end.
-
-sum_cluster_counts(#{stanza_counts := Own} = Info) ->
-    Answers = erpc:multicall(nodes(), ?MODULE, local_stanza_counts, [], ?REMOTE_TIMEOUT),
-    Sum = lists:foldl(fun({ok, {ok, Counts}}, Acc) when is_map(Counts) ->
-                              maps:fold(fun(K, V, A) when is_integer(V), V >= 0 ->
-                                                maps:update_with(K, fun(X) -> X + V end, V, A);
-                                           (_, _, A) -> A
-                                        end, Acc, Counts);
-                         (_, Acc) -> Acc
-                      end, Own, Answers),
-    Info#{stanza_counts => Sum};
-sum_cluster_counts(Info) ->
-    Info.
 
 %% Only what the configuration sets is passed: the engine has the defaults.
 send_opts(#{opts := Opts, tracking_ids := Tids, mode := Mode, client_id := ClientId}, Notify) ->
@@ -611,64 +568,12 @@ recovered(Kind, #state{failing = Failing} = S) ->
             S
     end.
 
-%%====================================================================
-%% Client id
-%%====================================================================
-
-%% MongooseIM's cluster id when present; else the id this service already uses; else the
-%% persisted one; else one from another node; else a new UUID, created under a cluster-wide
-%% lock so that two nodes starting together agree.
+%% The client id is kept in the context once a report has resolved it.
 resolve_client_id(Ctx) ->
-    case mongoose_system_metrics_mim:cluster_id() of
-        {ok, Id} -> {ok, Id};
-        unavailable ->
-            case maps:get(client_id, Ctx, undefined) of
-                undefined -> local_or_shared_client_id();
-                Id -> {ok, Id}
-            end
-    end.
+    mongoose_system_metrics_cluster:client_id(maps:get(client_id, Ctx, undefined)).
 
-%% For preview/0: the client id a report would use now, creating none.
 known_client_id(Ctx) ->
-    case mongoose_system_metrics_mim:cluster_id() of
-        {ok, Id} -> Id;
-        unavailable ->
-            case maps:get(client_id, Ctx, undefined) of
-                undefined ->
-                    case local_client_id() of
-                        {ok, Id} -> Id;
-                        error -> <<"not-yet-assigned">>
-                    end;
-                Id -> Id
-            end
-    end.
-
-local_or_shared_client_id() ->
-    case local_client_id() of
-        {ok, Id} -> {ok, Id};
-        error ->
-            LockId = {{?MODULE, client_id}, self()},
-            case global:trans(LockId, fun shared_client_id/0, [node() | nodes()], 20) of
-                {ok, Id} -> {ok, Id};
-                aborted -> {error, lock_not_acquired}
-            end
-    end.
-
-shared_client_id() ->
-    Answers = erpc:multicall(nodes(), ?MODULE, local_client_id, [], ?REMOTE_TIMEOUT),
-    Id = case lists:sort([Id || {ok, {ok, Id}} <- Answers]) of
-             [First | _] -> First;
-             [] -> uuid_v4()
-         end,
-    _ = mongoose_system_metrics_file:write_client_id(Id),
-    {ok, Id}.
-
-uuid_v4() ->
-    <<A:48, _:4, B:12, _:2, C:62>> = crypto:strong_rand_bytes(16),
-    <<U:128>> = <<A:48, 4:4, B:12, 2:2, C:62>>,
-    Hex = iolist_to_binary(io_lib:format("~32.16.0b", [U])),
-    <<P1:8/binary, P2:4/binary, P3:4/binary, P4:4/binary, P5:12/binary>> = Hex,
-    <<P1/binary, $-, P2/binary, $-, P3/binary, $-, P4/binary, $-, P5/binary>>.
+    mongoose_system_metrics_cluster:known_client_id(maps:get(client_id, Ctx, undefined)).
 
 %%====================================================================
 %% Status and printouts
