@@ -13,8 +13,9 @@
 %%% <li>First report after `initial_report', or later when the persisted last success says
 %%%     so, then at a fixed rate of `periodic_report' with up to 10% jitter; a tick that finds
 %%%     a report in flight is skipped.</li>
-%%% <li>Each report runs in a linked job process: collect, build (engine), write the file,
-%%%     send (engine, asynchronous). Stopping the service cancels the send at once.</li>
+%%% <li>Each report runs in a linked process (`mongoose_system_metrics_report'): collect,
+%%%     build (engine), write the file, send (engine, asynchronous). Stopping the service
+%%%     cancels the send at once.</li>
 %%% <li>`cluster_report => true': one reporter per cluster (a `global' name), with the
 %%%     stanza counts of every node running the service summed.</li>
 %%% </ul>
@@ -46,34 +47,30 @@
 -type options() :: mongoose_system_metrics_options:options().
 -type tracking_id() :: mongoose_system_metrics_options:tracking_id().
 -type kill_switch() :: mongoose_system_metrics_options:kill_switch().
+-type preview() :: mongoose_system_metrics_report:preview().
 -type hidden_options() :: fun(() -> options()).
 -type millis() :: integer().
 -type status() :: #{running := boolean(),
                     kill_switch := kill_switch(),
                     last_attempt := millis() | undefined,
                     last_success := millis() | undefined,
-                    last_error := undefined | #{at := millis(), kind := atom(), reason := term()},
+                    last_error := mongoose_system_metrics_report:last_error(),
                     next_report_due := millis() | undefined,
                     in_flight => boolean(),
                     role => mongoose_system_metrics_cluster:role(),
                     client_id => binary() | undefined,
                     tracking_ids => [binary()],
                     report_file := string()}.
--type preview() :: #{node_info := mongoose_system_metrics_nif:node_info(),
-                     events := [mongoose_system_metrics_nif:event()],
-                     requests := [mongoose_system_metrics_nif:request()],
-                     report_file := string()}.
 
 -define(SUP, mongoose_system_metrics_sup).
 
 -record(job, {pid :: pid(),
-              send_ref :: reference() | undefined,
-              started :: millis()}).
+              send_ref :: reference() | undefined}).
 
 -record(state, {opts :: options(),
                 tracking_ids :: [#{id := binary(), secret := binary()}],
                 kill_switch = none :: kill_switch(),
-                base :: integer(),                    % monotonic ms of the nominal next tick
+                base = 0 :: integer(),                % monotonic ms of the nominal next tick
                 timer :: reference() | undefined,
                 next_due :: millis() | undefined,     % system time of the next tick
                 job :: #job{} | undefined,
@@ -81,8 +78,8 @@
                 prev_counts :: mongoose_system_metrics_collector:stanza_counts() | undefined,
                 last_attempt :: millis() | undefined,
                 last_success :: millis() | undefined,
-                last_error :: undefined | #{at := millis(), kind := atom(), reason := term()},
-                failing = #{} :: #{atom() => true},
+                health = mongoose_system_metrics_report:healthy()
+                    :: mongoose_system_metrics_report:health(),
                 role = every_node :: mongoose_system_metrics_cluster:role()}).
 
 %%====================================================================
@@ -160,23 +157,7 @@ verify_if_configured() ->
 -spec preview() -> {ok, preview()} | {error, term()}.
 preview() ->
     case context() of
-        {ok, Ctx} ->
-            case collect_and_build(Ctx) of
-                {ok, Info, Events, _Failures} ->
-                    Requests = case maps:get(tracking_ids, Ctx) of
-                                   [] -> {ok, []};
-                                   _ -> mongoose_system_metrics_nif:plan_requests(
-                                          Events, send_opts(Ctx#{client_id => known_client_id(Ctx)},
-                                                            self()))
-                               end,
-                    case Requests of
-                        {ok, Reqs} ->
-                            {ok, #{node_info => Info, events => Events, requests => Reqs,
-                                   report_file => mongoose_system_metrics_file:location()}};
-                        {error, _} = Err -> Err
-                    end;
-                {error, _} = Err -> Err
-            end;
+        {ok, Ctx} -> mongoose_system_metrics_report:preview(Ctx);
         {error, _} = Err -> Err
     end.
 
@@ -194,24 +175,19 @@ status() ->
 -spec validate_now() -> {ok, [mongoose_system_metrics_nif:tracking_result()]} | {error, term()}.
 validate_now() ->
     case context() of
-        {ok, #{tracking_ids := []}} -> {error, no_tracking_id};
-        {ok, Ctx} ->
-            case collect_and_build(Ctx) of
-                {ok, _Info, Events, _Failures} ->
-                    case resolve_client_id(Ctx) of
-                        {ok, ClientId} ->
-                            Opts = send_opts(Ctx#{mode => validate, client_id => ClientId}, self()),
-                            send_and_wait(Events, Opts, fun(_) -> ok end);
-                        {error, Reason} ->
-                            {error, {client_id, Reason}}
-                    end;
-                {error, _} = Err -> Err
-            end;
+        {ok, Ctx} -> mongoose_system_metrics_report:validate(Ctx);
         {error, _} = Err -> Err
     end.
 
+%% What a report made now would start from (secrets included: for this node's processes).
+context() ->
+    try gen_server:call(?MODULE, context, 5000)
+    catch exit:{noproc, _} -> {error, not_running};
+          exit:{timeout, _} -> {error, timeout}
+    end.
+
 %%====================================================================
-%% Internal API
+%% gen_server
 %%====================================================================
 
 %% @private
@@ -228,10 +204,6 @@ start_link(Hidden) ->
 hidden(Opts) ->
     fun() -> Opts end.
 
-%%====================================================================
-%% gen_server
-%%====================================================================
-
 %% @private
 -spec init(options() | hidden_options()) -> {ok, #state{}} | ignore | {stop, term()}.
 init(Hidden) when is_function(Hidden, 0) ->
@@ -239,23 +211,18 @@ init(Hidden) when is_function(Hidden, 0) ->
 init(Opts0) ->
     try mongoose_system_metrics_options:normalize(Opts0) of
         Opts ->
-            case mongoose_system_metrics_options:kill_switch(Opts) of
-                none ->
-                    application:set_env(mongoose_system_metrics, kill_switch, none),
-                    case mongoose_system_metrics_nif:load_error() of
-                        none ->
-                            process_flag(trap_exit, true),
-                            mongoose_system_metrics_options:log_consent(Opts),
-                            Tids = mongoose_system_metrics_options:tracking_ids(Opts),
-                            {ok, schedule_first(#state{opts = Opts,
-                                                       tracking_ids = Tids,
-                                                       base = 0})};
-                        Reason ->
-                            mongoose_system_metrics_options:log_engine_unavailable(Reason),
-                            ignore
-                    end;
-                Switch ->
-                    application:set_env(mongoose_system_metrics, kill_switch, Switch),
+            Switch = mongoose_system_metrics_options:kill_switch(Opts),
+            application:set_env(mongoose_system_metrics, kill_switch, Switch),
+            case {Switch, mongoose_system_metrics_nif:load_error()} of
+                {none, none} ->
+                    process_flag(trap_exit, true),
+                    mongoose_system_metrics_options:log_consent(Opts),
+                    Tids = mongoose_system_metrics_options:tracking_ids(Opts),
+                    {ok, schedule_first(#state{opts = Opts, tracking_ids = Tids})};
+                {none, Reason} ->
+                    mongoose_system_metrics_options:log_engine_unavailable(Reason),
+                    ignore;
+                _ ->
                     mongoose_system_metrics_options:log_kill_switch(Switch),
                     ignore
             end
@@ -264,6 +231,8 @@ init(Opts0) ->
     end.
 
 %% @private
+-spec handle_call(status | context | term(), gen_server:from(), #state{}) ->
+          {reply, term(), #state{}}.
 handle_call(status, _From, State) ->
     {reply, status(State), State};
 handle_call(context, _From, #state{kill_switch = none} = State) ->
@@ -274,20 +243,22 @@ handle_call(_Request, _From, State) ->
     {reply, {error, unknown_call}, State}.
 
 %% @private
+-spec handle_cast(term(), #state{}) -> {noreply, #state{}}.
 handle_cast(_Msg, State) ->
     {noreply, State}.
 
 %% @private
+-spec handle_info(term(), #state{}) -> {noreply, #state{}}.
 handle_info({timeout, Timer, tick}, #state{timer = Timer} = State) ->
     {noreply, tick(schedule_next(State))};
 handle_info({job_sending, Pid, Ref}, #state{job = #job{pid = Pid} = Job} = State) ->
     {noreply, State#state{job = Job#job{send_ref = Ref}}};
 handle_info({job_done, Pid, Outcome}, #state{job = #job{pid = Pid}} = State) ->
     {noreply, job_done(Outcome, State#state{job = undefined})};
-handle_info({'EXIT', Pid, Reason}, #state{job = #job{pid = Pid}} = State) ->
-    %% The job ended without reporting its outcome.
-    State1 = failure(job, report_job_failed, Reason, State#state{job = undefined}),
-    {noreply, State1};
+handle_info({'EXIT', Pid, Reason}, #state{job = #job{pid = Pid}, health = H} = State) ->
+    %% The report ended without telling its outcome.
+    H1 = mongoose_system_metrics_report:failed(job, report_job_failed, Reason, H),
+    {noreply, State#state{job = undefined, health = H1}};
 handle_info({global_name_conflict, Name}, State) ->
     case mongoose_system_metrics_cluster:is_reporter_name(Name) of
         true -> {noreply, State#state{role = standby}};
@@ -296,10 +267,12 @@ handle_info({global_name_conflict, Name}, State) ->
 handle_info(_Msg, State) ->
     {noreply, State}.
 
-%% @private Cancels the send in flight, if any, and stops the job.
-terminate(_Reason, #state{job = Job}) ->
-    cancel_job(Job),
-    ok.
+%% @private Cancels the send in flight, if any, and stops the report.
+-spec terminate(term(), #state{}) -> ok.
+terminate(_Reason, #state{job = undefined}) ->
+    ok;
+terminate(_Reason, #state{job = #job{pid = Pid, send_ref = Ref}}) ->
+    mongoose_system_metrics_report:cancel(Pid, Ref).
 
 %% @private Masks the tracking id secrets in state printouts (OTP >= 25).
 -spec format_status(gen_server:format_status()) -> gen_server:format_status().
@@ -357,6 +330,8 @@ arm(Base, Jitter, S) ->
     Timer = erlang:start_timer(Delay, self(), tick),
     S#state{base = Base, timer = Timer, next_due = now_ms() + Delay}.
 
+%% The environment's kill switches are read at each tick: setting one stops the next
+%% report, unsetting it lets the next one run.
 tick(#state{job = #job{}} = S) ->
     ?LOG_INFO(#{what => system_metrics_report_skipped,
                 text => <<"The previous report is still in flight: this one is skipped">>}),
@@ -364,10 +339,9 @@ tick(#state{job = #job{}} = S) ->
 tick(#state{opts = Opts} = S) ->
     case mongoose_system_metrics_options:env_kill_switch() of
         none ->
-            S1 = S#state{kill_switch = none},
             case mongoose_system_metrics_cluster:role(Opts) of
-                standby -> S1#state{role = standby};
-                Role -> start_job(S1#state{role = Role})
+                standby -> S#state{kill_switch = none, role = standby};
+                Role -> start_job(S#state{kill_switch = none, role = Role})
             end;
         Switch when Switch =:= S#state.kill_switch ->
             S;
@@ -376,215 +350,33 @@ tick(#state{opts = Opts} = S) ->
             S#state{kill_switch = Switch}
     end.
 
-%%====================================================================
-%% Report job
-%%====================================================================
-
 start_job(S) ->
-    Ctx = context(S),
-    Service = self(),
-    Pid = spawn_link(fun() -> run_job(Service, Ctx) end),
-    Now = now_ms(),
-    S#state{job = #job{pid = Pid, started = Now}, last_attempt = Now}.
+    Pid = mongoose_system_metrics_report:start(context(S)),
+    S#state{job = #job{pid = Pid}, last_attempt = now_ms()}.
 
 context(#state{opts = Opts, tracking_ids = Tids, client_id = ClientId, prev_counts = Prev}) ->
     #{opts => Opts, tracking_ids => Tids, client_id => ClientId, prev_counts => Prev,
       mode => case maps:get(validate, Opts, false) of true -> validate; false -> collect end}.
 
-context() ->
-    try gen_server:call(?MODULE, context, 5000)
-    catch exit:{noproc, _} -> {error, not_running};
-          exit:{timeout, _} -> {error, timeout}
-    end.
-
-%% The job: collect, build, write the file, send, wait for the engine's answer.
-run_job(Service, Ctx) ->
-    Outcome0 = #{},
-    Outcome = case collect_and_build(Ctx) of
-                  {ok, Info, Events, Failures} ->
-                      FileResult = mongoose_system_metrics_file:save(Events),
-                      O1 = Outcome0#{collect_failures => Failures, file => FileResult,
-                                     counts => maps:get(stanza_counts, Info, undefined)},
-                      case maps:get(tracking_ids, Ctx) of
-                          [] ->
-                              O1#{send => no_tracking_id};
-                          _ ->
-                              case resolve_client_id(Ctx) of
-                                  {ok, ClientId} ->
-                                      Notify = fun(Ref) -> Service ! {job_sending, self(), Ref} end,
-                                      Opts = send_opts(Ctx#{client_id => ClientId}, self()),
-                                      O1#{client_id => ClientId,
-                                          send => send_and_wait(Events, Opts, Notify)};
-                                  {error, Reason} ->
-                                      O1#{send => {error, {client_id, Reason}}}
-                              end
-                      end;
-                  {error, Reason} ->
-                      Outcome0#{build => {error, Reason}}
-              end,
-    Service ! {job_done, self(), Outcome}.
-
-collect_and_build(#{opts := Opts, prev_counts := Prev}) ->
-    {Info0, Failures} = mongoose_system_metrics_collector:collect(Prev),
-    Info = case Opts of
-               #{cluster_report := true} -> mongoose_system_metrics_cluster:sum_stanza_counts(Info0);
-               _ -> Info0
-           end,
-    case mongoose_system_metrics_nif:build_report(Info) of
-        {ok, Events} -> {ok, Info, Events, Failures};
-        {error, Reason} -> {error, {build_report, Reason}}
-    end.
-
-%% Only what the configuration sets is passed: the engine has the defaults.
-send_opts(#{opts := Opts, tracking_ids := Tids, mode := Mode, client_id := ClientId}, Notify) ->
-    Base = #{client_id => ClientId,
-             tracking_ids => Tids,
-             mode => Mode,
-             notify => Notify},
-    Url = case mongoose_system_metrics_options:endpoint(Opts) of
-              default -> undefined;
-              U -> U
-          end,
-    Optional = [{url, Url},
-                {timeout_ms, maps:get(timeout, Opts, undefined)},
-                {max_retries, maps:get(max_retries, Opts, undefined)},
-                {cacertfile, maps:get(cacertfile, Opts, undefined)}],
-    lists:foldl(fun({_, undefined}, Acc) -> Acc;
-                   ({K, V}, Acc) -> Acc#{K => V}
-                end, Base, Optional).
-
-send_and_wait(Events, Opts, Notify) ->
-    case mongoose_system_metrics_nif:send_report(Events, Opts) of
-        {ok, Ref} ->
-            Notify(Ref),
-            receive
-                {mongoose_system_metrics_sent, Ref, Results} -> {ok, Results}
-            end;
-        {error, _} = Err ->
-            Err
-    end.
-
-cancel_job(undefined) ->
-    ok;
-cancel_job(#job{pid = Pid, send_ref = Ref0}) ->
-    unlink(Pid),
-    exit(Pid, kill),
-    %% The job may have started its send and told us just now.
-    Ref = receive {job_sending, Pid, R} -> R after 0 -> Ref0 end,
-    case Ref of
-        undefined -> ok;
-        _ -> _ = mongoose_system_metrics_nif:cancel(Ref), ok
-    end.
-
-job_done(Outcome, S0) ->
-    S1 = case Outcome of
-             #{client_id := Id} -> S0#state{client_id = Id};
-             _ -> S0
-         end,
+job_done(Outcome, #state{health = H0} = S0) ->
     %% Increments count from the previous report collected, sent or not, as MongooseIM's.
-    S1b = case Outcome of
-              #{counts := Counts} -> S1#state{prev_counts = Counts};
-              _ -> S1
-          end,
-    S2 = case Outcome of
-             #{build := {error, Reason}} -> failure(build, report_build_failed, Reason, S1b);
-             _ -> recovered(build, S1b)
-         end,
-    S3 = case maps:get(collect_failures, Outcome, []) of
-             [] -> recovered(collect, S2);
-             Failures -> failure(collect, report_facts_missing, Failures, S2)
-         end,
-    S4 = case maps:get(file, Outcome, ok) of
-             ok -> recovered(file, S3);
-             {error, FileReason} -> failure(file, report_file_write_failed, FileReason, S3)
-         end,
-    case maps:get(send, Outcome, undefined) of
-        undefined -> S4;
-        no_tracking_id -> succeeded(S4);
-        {ok, Results} ->
-            S5 = log_validation(Results, S4),
-            case [{Tid, R} || #{tracking_id := Tid, result := {error, R}} <- Results] of
-                [] -> succeeded(recovered(send, S5));
-                Errors ->
-                    case lists:keymember(tls_error, 2, Errors) of
-                        true -> tls_failure(Errors, S5);
-                        false -> failure(send, report_send_failed, Errors, S5)
-                    end
-            end;
-        {error, Reason2} ->
-            failure(send, report_send_failed, Reason2, S4)
+    S = S0#state{client_id = maps:get(client_id, Outcome, S0#state.client_id),
+                 prev_counts = maps:get(counts, Outcome, S0#state.prev_counts)},
+    case mongoose_system_metrics_report:outcome(Outcome, H0) of
+        {undefined, H} -> S#state{health = H};
+        {Success, H} -> S#state{health = H, last_success = Success}
     end.
-
-succeeded(S) ->
-    Now = now_ms(),
-    S1 = case mongoose_system_metrics_file:write_last_success(Now) of
-             ok -> S;
-             {error, Reason} -> failure(file, state_file_write_failed, Reason, S)
-         end,
-    S1#state{last_success = Now}.
-
-log_validation(Results, S) ->
-    Messages = [{Tid, Ms} || #{tracking_id := Tid, validation_messages := Ms} <- Results, Ms =/= []],
-    case Messages of
-        [] -> recovered(validation, S);
-        _ -> failure(validation, report_validation_messages, Messages, S)
-    end.
-
-%% Failures are logged once per streak; the streak ends at the next success of that kind.
-failure(Kind, What, Reason, #state{failing = Failing} = S) ->
-    case maps:is_key(Kind, Failing) of
-        true -> ok;
-        false ->
-            ?LOG_WARNING(#{what => What, reason => Reason,
-                           text => <<"System metrics report failed; the service goes on and "
-                                     "logs this again only after a success">>})
-    end,
-    S#state{failing = Failing#{Kind => true},
-            last_error = #{at => now_ms(), kind => Kind, reason => Reason}}.
-
-%% TLS verification failures get their own single, explicit line: the usual causes are a
-%% machine without a CA bundle or an intercepting proxy, and the remedy is `cacertfile'.
-tls_failure(Errors, #state{failing = Failing} = S) ->
-    case maps:is_key(send, Failing) of
-        true -> ok;
-        false ->
-            ?LOG_WARNING(#{what => report_tls_verification_failed, reason => Errors,
-                           text => <<"System metrics could not verify the TLS certificate of "
-                                     "the reporting endpoint (no CA bundle on this machine, or "
-                                     "an intercepting proxy?). Set cacertfile in "
-                                     "[services.service_mongoose_system_metrics] to a PEM file "
-                                     "with the CA to trust; nothing was sent.">>})
-    end,
-    S#state{failing = Failing#{send => true},
-            last_error = #{at => now_ms(), kind => send, reason => Errors}}.
-
-recovered(Kind, #state{failing = Failing} = S) ->
-    case maps:is_key(Kind, Failing) of
-        true ->
-            ?LOG_NOTICE(#{what => system_metrics_recovered, kind => Kind,
-                          text => <<"System metrics reporting works again">>}),
-            S#state{failing = maps:remove(Kind, Failing)};
-        false ->
-            S
-    end.
-
-%% The client id is kept in the context once a report has resolved it.
-resolve_client_id(Ctx) ->
-    mongoose_system_metrics_cluster:client_id(maps:get(client_id, Ctx, undefined)).
-
-known_client_id(Ctx) ->
-    mongoose_system_metrics_cluster:known_client_id(maps:get(client_id, Ctx, undefined)).
 
 %%====================================================================
 %% Status and printouts
 %%====================================================================
 
-status(#state{} = S) ->
+status(#state{health = #{last_error := LastError}} = S) ->
     #{running => true,
       kill_switch => S#state.kill_switch,
       last_attempt => S#state.last_attempt,
       last_success => S#state.last_success,
-      last_error => S#state.last_error,
+      last_error => LastError,
       next_report_due => S#state.next_due,
       in_flight => S#state.job =/= undefined,
       role => S#state.role,
@@ -613,10 +405,6 @@ mask_state(#state{opts = Opts, tracking_ids = Tids} = S) ->
     S#state{opts = Masked, tracking_ids = [T#{secret => <<"***">>} || T <- Tids]};
 mask_state(Other) ->
     Other.
-
-%%====================================================================
-%% Helpers
-%%====================================================================
 
 now_ms() ->
     erlang:system_time(millisecond).
