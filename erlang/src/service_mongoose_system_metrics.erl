@@ -2,25 +2,20 @@
 %%%
 %%% Same name, callbacks and options as MongooseIM 6.x's own service (`start/1', `stop/0',
 %%% `config_spec/0' of the `mongoose_service' behaviour, and `verify_if_configured/0'), plus
-%%% `preview/0', `status/0' and `validate_now/0'. See the contract (section "Service") for
-%%% every rule; in short:
+%%% `preview/0', `status/0' and `validate_now/0'; the options are described in the README
+%%% ("Configuration"). This module is the service's process and its timers; the rest is in:
 %%% <ul>
-%%% <li>Kill switches, checked before anything is collected: `report => false' (silent),
-%%%     `MONGOOSEIM_SYSTEM_METRICS' in {off, 0, false} (any case), `DO_NOT_TRACK' set to
-%%%     anything but "" or "0" (one notice naming it).</li>
-%%% <li>With `report' unset, one consent warning at start.</li>
-%%% <li>Without the engine (NIF not loaded): one warning, then the service stays idle.</li>
-%%% <li>First report after `initial_report', or later when the persisted last success says
-%%%     so, then at a fixed rate of `periodic_report' with up to 10% jitter; a tick that finds
-%%%     a report in flight is skipped.</li>
-%%% <li>Each report runs in a linked process (`mongoose_system_metrics_report'): collect,
-%%%     build (engine), write the file, send (engine, asynchronous). Stopping the service
-%%%     cancels the send at once.</li>
-%%% <li>`cluster_report => true': one reporter per cluster (a `global' name), with the
-%%%     stanza counts of every node running the service summed.</li>
+%%% <li>`mongoose_system_metrics_options': the config spec, defaults, tracking ids,
+%%%     endpoint, kill switches and what the operator is told;</li>
+%%% <li>`mongoose_system_metrics_schedule': when reports are due;</li>
+%%% <li>`mongoose_system_metrics_report': one report (collect, build, write the file, send)
+%%%     in a linked process, cancelled at once when the service stops, and its outcome;</li>
+%%% <li>`mongoose_system_metrics_cluster': the cluster's one reporter (`cluster_report'),
+%%%     the stanza counts summed over the nodes, the client id.</li>
 %%% </ul>
-%%% Secrets (tracking id secrets) never reach logs, `status/0', the report file or state
-%%% printouts (`format_status/1,2').
+%%% Without the engine (NIF not loaded) the service logs one warning and stays idle. Tracking
+%%% id secrets never reach logs, `status/0', the report file or state printouts
+%%% (`format_status/1,2').
 -module(service_mongoose_system_metrics).
 
 %% MongooseIM's service behaviour (start/1, stop/0, config_spec/0), as MongooseIM's own
@@ -290,40 +285,19 @@ format_status(_Opt, [_PDict, State]) ->
 %% Schedule
 %%====================================================================
 
-%% First report after initial_report, or later when the last success says so.
-schedule_first(#state{opts = #{initial_report := Initial, periodic_report := Period}} = S) ->
+schedule_first(#state{opts = Opts} = S) ->
     LastSuccess = case mongoose_system_metrics_file:read_last_success() of
                       {ok, Ms} -> Ms;
                       error -> undefined
                   end,
-    Delay = case LastSuccess of
-                undefined -> Initial;
-                _ -> max(Initial, min(Period, LastSuccess + Period - now_ms()))
-            end,
-    log_if_periodic_report_off(Period, Delay),
+    Delay = mongoose_system_metrics_schedule:first_delay(Opts, LastSuccess, now_ms()),
     arm(erlang:monotonic_time(millisecond) + Delay, 0, S#state{last_success = LastSuccess}).
 
-%% periodic_report = 0: the initial report is the only one of this run.
-schedule_next(#state{opts = #{periodic_report := 0}} = S) ->
-    S#state{timer = undefined, next_due = undefined};
-
-%% Fixed rate: the nominal tick moves by one period (skipping missed ones), then up to 10%
-%% jitter is added to when the timer fires.
-schedule_next(#state{base = Base, opts = #{periodic_report := Period}} = S) ->
-    Now = erlang:monotonic_time(millisecond),
-    Next = case Base + Period of
-               N when N > Now -> N;
-               N -> N + ((Now - N) div Period + 1) * Period
-           end,
-    arm(Next, rand:uniform(Period div 10 + 1) - 1, S).
-
-%% Once per start, so that a zero set on purpose is visible and one set by mistake is found.
-log_if_periodic_report_off(0, Delay) ->
-    ?LOG_NOTICE(#{what => system_metrics_periodic_report_off, initial_report_in_ms => Delay,
-                  text => <<"periodic_report is 0: only the initial report is sent, "
-                            "no periodic reports follow">>});
-log_if_periodic_report_off(_, _) ->
-    ok.
+schedule_next(#state{opts = Opts, base = Base} = S) ->
+    case mongoose_system_metrics_schedule:next(Opts, Base, erlang:monotonic_time(millisecond)) of
+        none -> S#state{timer = undefined, next_due = undefined};
+        {Next, Jitter} -> arm(Next, Jitter, S)
+    end.
 
 arm(Base, Jitter, S) ->
     Delay = max(0, Base + Jitter - erlang:monotonic_time(millisecond)),
