@@ -7,7 +7,8 @@
 
 all() ->
     [location_from_env, location_from_mongooseim_log_dir, location_defaults_to_cwd,
-     client_id_round_trip, bad_client_id_is_ignored, last_success_round_trip,
+     client_id_round_trip, bad_client_id_is_ignored, client_id_rule_is_the_engines,
+     last_success_round_trip,
      writes_are_atomic_and_leave_no_temp_files, failures_are_returned,
      save_writes_pretty_json_of_events, save_failure_is_returned].
 
@@ -48,6 +49,27 @@ bad_client_id_is_ignored(Config) ->
     Dir = msm_test_helper:report_dir(Config),
     ok = file:write_file(filename:join(Dir, "system_metrics_client_id"), <<"not valid!\n">>),
     error = mongoose_system_metrics_file:read_client_id().
+
+%% A persisted id is read back exactly when the engine would take it as a client id.
+client_id_rule_is_the_engines(Config) ->
+    case msm_test_helper:require_nif() of
+        ok ->
+            Dir = msm_test_helper:report_dir(Config),
+            Tids = [#{id => <<"G-1">>, secret => <<"s">>}],
+            Ids = [<<"0f1e2d3c-aaaa-4bbb-8ccc-123456789abc">>, <<"node:1.a_b-C">>, <<"a">>,
+                   binary:copy(<<"a">>, 128), binary:copy(<<"a">>, 129), <<"a b">>,
+                   <<"a/b">>, <<"a!">>, <<"caf", 233/utf8>>, <<"a+b">>],
+            [?assertEqual({Id, mongoose_system_metrics_nif:plan_requests(
+                                 [], #{client_id => Id, tracking_ids => Tids}) =:= {ok, []}},
+                          {Id, begin
+                                   ok = file:write_file(filename:join(Dir, "system_metrics_client_id"),
+                                                        [Id, $\n]),
+                                   mongoose_system_metrics_file:read_client_id() =:= {ok, Id}
+                               end})
+             || Id <- Ids];
+        Skip ->
+            Skip
+    end.
 
 last_success_round_trip(Config) ->
     Dir = msm_test_helper:report_dir(Config),

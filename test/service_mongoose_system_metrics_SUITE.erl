@@ -23,7 +23,7 @@ groups() ->
     [{config_spec, [], [spec_is_mongooseim_section, toml_defaults, toml_sample_values,
                         toml_non_negative_integers, toml_periodic_report_zero_accepted,
                         toml_tracking_id_needs_both_keys, toml_added_options,
-                        toml_rejects_bad_values]},
+                        toml_rejects_bad_values, configured_id_replaces_builtin]},
      {lifecycle, [], [bad_options_are_rejected, report_false_is_silent_and_off,
                       env_switch_off_values, do_not_track_values, env_switch_beats_report_true,
                       consent_warning_once_when_report_unset, report_true_is_silent,
@@ -106,7 +106,7 @@ spec_is_mongooseim_section(_) ->
 toml_defaults(_) ->
     ?assertEqual({ok, #{initial_report => 300000, periodic_report => 10800000,
                         cluster_report => false}}, toml(#{})),
-    ?assertEqual({ok, ?S:default_opts()}, toml(#{})).
+    ?assertEqual({ok, mongoose_system_metrics_options:defaults()}, toml(#{})).
 
 toml_sample_values(_) ->
     %% The example of MongooseIM's documentation.
@@ -159,6 +159,19 @@ toml_rejects_bad_values(_) ->
     {error, _} = toml(#{<<"cacertfile">> => <<"/nonexistent/ca.pem">>}),
     {error, _} = toml(#{<<"url">> => <<>>}),
     {error, {unexpected_key, <<"unknown">>}} = toml(#{<<"unknown">> => 1}).
+
+%% An operator's entry for the built-in id replaces it: the operator's secret is the one used.
+configured_id_replaces_builtin(_) ->
+    O = mongoose_system_metrics_options,
+    application:set_env(mongoose_system_metrics, predefined_tracking_id,
+                        #{id => "G-BUILTIN", secret => "builtin-secret"}),
+    ?assertEqual([#{id => <<"G-BUILTIN">>, secret => <<"builtin-secret">>},
+                  #{id => <<"G-EXTRA1">>, secret => list_to_binary(?SECRET)}],
+                 O:tracking_ids(#{tracking_id => ?TID})),
+    ?assertEqual([#{id => <<"G-BUILTIN">>, secret => <<"mine">>}],
+                 O:tracking_ids(#{tracking_id => #{id => <<"G-BUILTIN">>, secret => "mine"}})),
+    ?assertEqual([#{id => <<"G-BUILTIN">>, secret => <<"builtin-secret">>}],
+                 O:tracking_ids(#{})).
 
 toml(Toml) ->
     try {ok, process_section(?S:config_spec(), Toml)}

@@ -89,7 +89,10 @@ stanza_counts(#{stanza_counters := Scheme}) ->
         Source -> read_counts(Source)
     end.
 
-%% @doc The stanza types reported, in MongooseIM's order.
+%% @doc The stanza types reported, in MongooseIM's order. The engine has the same list
+%% (`STANZA_TYPES' in privacy.rs): there it says which types may be sent, here which
+%% counters to read from MongooseIM (each mapped to its release's counter below). A type
+%% only here is read but never sent; one only there is never read.
 -spec stanza_types() -> [atom()].
 stanza_types() ->
     [xmppMessageSent, xmppMessageReceived, xmppIqSent,

@@ -83,10 +83,16 @@ read_last_success() ->
 write_last_success(Ms) ->
     write_atomically(filename:join(dir(), ?LAST_SUCCESS), [integer_to_binary(Ms), $\n]).
 
+%% The engine's rule for a client id (`valid_client_id' in native/engine/src/options.rs):
+%% 1-128 characters of [A-Za-z0-9._:-]. Checked here too so that a damaged file gives way to
+%% a new id instead of failing every send; keep the two the same.
 -spec valid_client_id(binary()) -> boolean().
 valid_client_id(Id) ->
-    byte_size(Id) > 0 andalso byte_size(Id) =< 128
-        andalso re:run(Id, "^[A-Za-z0-9._-]+$", [{capture, none}]) =:= match.
+    byte_size(Id) >= 1 andalso byte_size(Id) =< 128
+        andalso lists:all(fun(C) -> (C >= $a andalso C =< $z) orelse (C >= $A andalso C =< $Z)
+                                        orelse (C >= $0 andalso C =< $9)
+                                        orelse lists:member(C, "._:-")
+                          end, binary_to_list(Id)).
 
 -spec write_atomically(string(), iodata()) -> ok | {error, term()}.
 write_atomically(Path, Data) ->

@@ -2,24 +2,20 @@
 %%%
 %%% Same name, callbacks and options as MongooseIM 6.x's own service (`start/1', `stop/0',
 %%% `config_spec/0' of the `mongoose_service' behaviour, and `verify_if_configured/0'), plus
-%%% `preview/0', `status/0' and `validate_now/0'. See the contract (section "Service") for
-%%% every rule; in short:
+%%% `preview/0', `status/0' and `validate_now/0'; the options are described in the README
+%%% ("Configuration"). This module is the service's process and its timers; the rest is in:
 %%% <ul>
-%%% <li>Kill switches, checked before anything is collected: `report => false' (silent),
-%%%     `MONGOOSEIM_SYSTEM_METRICS' in {off, 0, false} (any case), `DO_NOT_TRACK' set to
-%%%     anything but "" or "0" (one notice naming it).</li>
-%%% <li>With `report' unset, one consent warning at start.</li>
-%%% <li>Without the engine (NIF not loaded): one warning, then the service stays idle.</li>
-%%% <li>First report after `initial_report', or later when the persisted last success says
-%%%     so, then at a fixed rate of `periodic_report' with up to 10% jitter; a tick that finds
-%%%     a report in flight is skipped.</li>
-%%% <li>Each report runs in a linked job process: collect, build (engine), write the file,
-%%%     send (engine, asynchronous). Stopping the service cancels the send at once.</li>
-%%% <li>`cluster_report => true': one reporter per cluster (a `global' name), with the
-%%%     stanza counts of every node running the service summed.</li>
+%%% <li>`mongoose_system_metrics_options': the config spec, defaults, tracking ids,
+%%%     endpoint, kill switches and what the operator is told;</li>
+%%% <li>`mongoose_system_metrics_schedule': when reports are due;</li>
+%%% <li>`mongoose_system_metrics_report': one report (collect, build, write the file, send)
+%%%     in a linked process, cancelled at once when the service stops, and its outcome;</li>
+%%% <li>`mongoose_system_metrics_cluster': the cluster's one reporter (`cluster_report'),
+%%%     the stanza counts summed over the nodes, the client id.</li>
 %%% </ul>
-%%% Secrets (tracking id secrets) never reach logs, `status/0', the report file or state
-%%% printouts (`format_status/1,2').
+%%% Without the engine (NIF not loaded) the service logs one warning and stays idle. Tracking
+%%% id secrets never reach logs, `status/0', the report file or state printouts
+%%% (`format_status/1,2').
 -module(service_mongoose_system_metrics).
 
 %% MongooseIM's service behaviour (start/1, stop/0, config_spec/0), as MongooseIM's own
@@ -30,69 +26,46 @@
 -behaviour(gen_server).
 
 -include_lib("kernel/include/logger.hrl").
-%% Relative to this file: as a rebar3 dependency (MongooseIM) the `{i, "erlang/include"}'
-%% of rebar.config is not resolved against this application's directory.
--include("../include/mongoose_system_metrics_config_spec.hrl").
 
 %% mongoose_service callbacks and MongooseIM's API
 -export([start/1, stop/0, config_spec/0, verify_if_configured/0]).
 %% Added API
 -export([preview/0, status/0, validate_now/0]).
-%% Internal: supervisor start, remote calls between the nodes of a cluster
--export([start_link/1, local_client_id/0, local_stanza_counts/0, default_opts/0]).
+%% Internal: supervisor start
+-export([start_link/1]).
 %% gen_server
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2,
          format_status/1, format_status/2]).
 
 -export_type([options/0, tracking_id/0, status/0, kill_switch/0, preview/0]).
 
--type tracking_id() :: #{id := binary() | string(), secret := binary() | string()}.
--type options() :: #{initial_report => non_neg_integer(),
-                     periodic_report => non_neg_integer(),
-                     report => boolean(),
-                     tracking_id => tracking_id(),
-                     url => binary() | string(),
-                     region => global | eu,
-                     validate => boolean(),
-                     timeout => pos_integer(),
-                     max_retries => non_neg_integer(),
-                     cacertfile => binary() | string(),
-                     cluster_report => boolean()}.
+-type options() :: mongoose_system_metrics_options:options().
+-type tracking_id() :: mongoose_system_metrics_options:tracking_id().
+-type kill_switch() :: mongoose_system_metrics_options:kill_switch().
+-type preview() :: mongoose_system_metrics_report:preview().
 -type hidden_options() :: fun(() -> options()).
--type kill_switch() :: none | report_false | {env, string()}.
 -type millis() :: integer().
 -type status() :: #{running := boolean(),
                     kill_switch := kill_switch(),
                     last_attempt := millis() | undefined,
                     last_success := millis() | undefined,
-                    last_error := undefined | #{at := millis(), kind := atom(), reason := term()},
+                    last_error := mongoose_system_metrics_report:last_error(),
                     next_report_due := millis() | undefined,
                     in_flight => boolean(),
-                    role => every_node | reporter | standby,
+                    role => mongoose_system_metrics_cluster:role(),
                     client_id => binary() | undefined,
                     tracking_ids => [binary()],
                     report_file := string()}.
--type preview() :: #{node_info := mongoose_system_metrics_nif:node_info(),
-                     events := [mongoose_system_metrics_nif:event()],
-                     requests := [mongoose_system_metrics_nif:request()],
-                     report_file := string()}.
 
--define(DEFAULT_URL, <<"https://www.google-analytics.com/mp/collect">>).
--define(EU_URL, <<"https://region1.google-analytics.com/mp/collect">>).
--define(POLICY_URL, "https://esl.github.io/MongooseDocs/latest/operation-and-maintenance/"
-                    "System-Metrics-Privacy-Policy/").
--define(REPORTER, {?MODULE, reporter}).
--define(REMOTE_TIMEOUT, 5000).
 -define(SUP, mongoose_system_metrics_sup).
 
 -record(job, {pid :: pid(),
-              send_ref :: reference() | undefined,
-              started :: millis()}).
+              send_ref :: reference() | undefined}).
 
 -record(state, {opts :: options(),
                 tracking_ids :: [#{id := binary(), secret := binary()}],
                 kill_switch = none :: kill_switch(),
-                base :: integer(),                    % monotonic ms of the nominal next tick
+                base = 0 :: integer(),                % monotonic ms of the nominal next tick
                 timer :: reference() | undefined,
                 next_due :: millis() | undefined,     % system time of the next tick
                 job :: #job{} | undefined,
@@ -100,9 +73,9 @@
                 prev_counts :: mongoose_system_metrics_collector:stanza_counts() | undefined,
                 last_attempt :: millis() | undefined,
                 last_success :: millis() | undefined,
-                last_error :: undefined | #{at := millis(), kind := atom(), reason := term()},
-                failing = #{} :: #{atom() => true},
-                role = every_node :: every_node | reporter | standby}).
+                health = mongoose_system_metrics_report:healthy()
+                    :: mongoose_system_metrics_report:health(),
+                role = every_node :: mongoose_system_metrics_cluster:role()}).
 
 %%====================================================================
 %% mongoose_service callbacks
@@ -150,38 +123,9 @@ stop() ->
 
 %% @doc The TOML section `[services.service_mongoose_system_metrics]' for MongooseIM's
 %% config parser (MongooseIM 6.x records), processed alike by the parsers of 6.1.0 to 6.8.0.
--spec config_spec() -> #section{}.
+-spec config_spec() -> mongoose_system_metrics_options:config_spec().
 config_spec() ->
-    #section{
-       items = #{<<"initial_report">> => option(integer, non_negative),
-                 <<"periodic_report">> => option(integer, non_negative),
-                 <<"report">> => option(boolean, any),
-                 <<"tracking_id">> => tracking_id_section(),
-                 <<"url">> => option(binary, url),
-                 <<"region">> => option(atom, {enum, [global, eu]}),
-                 <<"validate">> => option(boolean, any),
-                 <<"timeout">> => option(integer, positive),
-                 <<"max_retries">> => option(integer, non_negative),
-                 <<"cacertfile">> => option(string, filename),
-                 <<"cluster_report">> => option(boolean, any)},
-       defaults = #{<<"initial_report">> => timer:minutes(5),
-                    <<"periodic_report">> => timer:hours(3),
-                    <<"cluster_report">> => false},
-       process = fun unchanged/1}.
-
-tracking_id_section() ->
-    #section{items = #{<<"id">> => option(string, non_empty),
-                       <<"secret">> => option(string, non_empty)},
-             required = all,
-             process = fun unchanged/1}.
-
-%% `process' is always set to a fun: the record default differs between releases (`undefined'
-%% up to 6.2, `[]' from 6.3) and each release's parser refuses the other's, but all take a fun.
-option(Type, Validate) ->
-    #option{type = Type, validate = Validate, process = fun unchanged/1}.
-
-unchanged(Value) ->
-    Value.
+    mongoose_system_metrics_options:config_spec().
 
 %% @doc `ok' when the service is configured; otherwise logs how reporting was switched off
 %% (and how to silence that) and returns `ignore'.
@@ -194,7 +138,8 @@ verify_if_configured() ->
     case Configured of
         true -> ok;
         false ->
-            ?LOG_WARNING(#{what => system_metrics_disabled, text => removed_from_config_text()}),
+            ?LOG_WARNING(#{what => system_metrics_disabled,
+                           text => mongoose_system_metrics_options:removed_from_config_text()}),
             ignore
     end.
 
@@ -207,23 +152,7 @@ verify_if_configured() ->
 -spec preview() -> {ok, preview()} | {error, term()}.
 preview() ->
     case context() of
-        {ok, Ctx} ->
-            case collect_and_build(Ctx) of
-                {ok, Info, Events, _Failures} ->
-                    Requests = case maps:get(tracking_ids, Ctx) of
-                                   [] -> {ok, []};
-                                   _ -> mongoose_system_metrics_nif:plan_requests(
-                                          Events, send_opts(Ctx#{client_id => known_client_id(Ctx)},
-                                                            self()))
-                               end,
-                    case Requests of
-                        {ok, Reqs} ->
-                            {ok, #{node_info => Info, events => Events, requests => Reqs,
-                                   report_file => mongoose_system_metrics_file:location()}};
-                        {error, _} = Err -> Err
-                    end;
-                {error, _} = Err -> Err
-            end;
+        {ok, Ctx} -> mongoose_system_metrics_report:preview(Ctx);
         {error, _} = Err -> Err
     end.
 
@@ -241,24 +170,19 @@ status() ->
 -spec validate_now() -> {ok, [mongoose_system_metrics_nif:tracking_result()]} | {error, term()}.
 validate_now() ->
     case context() of
-        {ok, #{tracking_ids := []}} -> {error, no_tracking_id};
-        {ok, Ctx} ->
-            case collect_and_build(Ctx) of
-                {ok, _Info, Events, _Failures} ->
-                    case resolve_client_id(Ctx) of
-                        {ok, ClientId} ->
-                            Opts = send_opts(Ctx#{mode => validate, client_id => ClientId}, self()),
-                            send_and_wait(Events, Opts, fun(_) -> ok end);
-                        {error, Reason} ->
-                            {error, {client_id, Reason}}
-                    end;
-                {error, _} = Err -> Err
-            end;
+        {ok, Ctx} -> mongoose_system_metrics_report:validate(Ctx);
         {error, _} = Err -> Err
     end.
 
+%% What a report made now would start from (secrets included: for this node's processes).
+context() ->
+    try gen_server:call(?MODULE, context, 5000)
+    catch exit:{noproc, _} -> {error, not_running};
+          exit:{timeout, _} -> {error, timeout}
+    end.
+
 %%====================================================================
-%% Internal API
+%% gen_server
 %%====================================================================
 
 %% @private
@@ -275,55 +199,26 @@ start_link(Hidden) ->
 hidden(Opts) ->
     fun() -> Opts end.
 
-%% @private The client id persisted on this node, asked by another node that has none.
--spec local_client_id() -> {ok, binary()} | error.
-local_client_id() ->
-    mongoose_system_metrics_file:read_client_id().
-
-%% @private This node's stanza totals, asked by the cluster's reporter; only nodes running
-%% the service answer.
--spec local_stanza_counts() -> {ok, mongoose_system_metrics_collector:stanza_counts()}
-                                   | unavailable.
-local_stanza_counts() ->
-    case whereis(?MODULE) of
-        undefined -> unavailable;
-        _ -> mongoose_system_metrics_collector:stanza_counts()
-    end.
-
-%% @doc The defaults of the options, as MongooseIM's config parser fills them.
--spec default_opts() -> options().
-default_opts() ->
-    #{initial_report => timer:minutes(5), periodic_report => timer:hours(3),
-      cluster_report => false}.
-
-%%====================================================================
-%% gen_server
-%%====================================================================
-
 %% @private
 -spec init(options() | hidden_options()) -> {ok, #state{}} | ignore | {stop, term()}.
 init(Hidden) when is_function(Hidden, 0) ->
     init(Hidden());
 init(Opts0) ->
-    try normalize_opts(Opts0) of
+    try mongoose_system_metrics_options:normalize(Opts0) of
         Opts ->
-            case kill_switch(Opts) of
-                none ->
-                    application:set_env(mongoose_system_metrics, kill_switch, none),
-                    case mongoose_system_metrics_nif:load_error() of
-                        none ->
-                            process_flag(trap_exit, true),
-                            maybe_log_consent(Opts),
-                            {ok, schedule_first(#state{opts = Opts,
-                                                       tracking_ids = tracking_ids(Opts),
-                                                       base = 0})};
-                        Reason ->
-                            log_engine_unavailable(Reason),
-                            ignore
-                    end;
-                Switch ->
-                    application:set_env(mongoose_system_metrics, kill_switch, Switch),
-                    log_kill_switch(Switch),
+            Switch = mongoose_system_metrics_options:kill_switch(Opts),
+            application:set_env(mongoose_system_metrics, kill_switch, Switch),
+            case {Switch, mongoose_system_metrics_nif:load_error()} of
+                {none, none} ->
+                    process_flag(trap_exit, true),
+                    mongoose_system_metrics_options:log_consent(Opts),
+                    Tids = mongoose_system_metrics_options:tracking_ids(Opts),
+                    {ok, schedule_first(#state{opts = Opts, tracking_ids = Tids})};
+                {none, Reason} ->
+                    mongoose_system_metrics_options:log_engine_unavailable(Reason),
+                    ignore;
+                _ ->
+                    mongoose_system_metrics_options:log_kill_switch(Switch),
                     ignore
             end
     catch
@@ -331,6 +226,8 @@ init(Opts0) ->
     end.
 
 %% @private
+-spec handle_call(status | context | term(), gen_server:from(), #state{}) ->
+          {reply, term(), #state{}}.
 handle_call(status, _From, State) ->
     {reply, status(State), State};
 handle_call(context, _From, #state{kill_switch = none} = State) ->
@@ -341,29 +238,36 @@ handle_call(_Request, _From, State) ->
     {reply, {error, unknown_call}, State}.
 
 %% @private
+-spec handle_cast(term(), #state{}) -> {noreply, #state{}}.
 handle_cast(_Msg, State) ->
     {noreply, State}.
 
 %% @private
+-spec handle_info(term(), #state{}) -> {noreply, #state{}}.
 handle_info({timeout, Timer, tick}, #state{timer = Timer} = State) ->
     {noreply, tick(schedule_next(State))};
 handle_info({job_sending, Pid, Ref}, #state{job = #job{pid = Pid} = Job} = State) ->
     {noreply, State#state{job = Job#job{send_ref = Ref}}};
 handle_info({job_done, Pid, Outcome}, #state{job = #job{pid = Pid}} = State) ->
     {noreply, job_done(Outcome, State#state{job = undefined})};
-handle_info({'EXIT', Pid, Reason}, #state{job = #job{pid = Pid}} = State) ->
-    %% The job ended without reporting its outcome.
-    State1 = failure(job, report_job_failed, Reason, State#state{job = undefined}),
-    {noreply, State1};
-handle_info({global_name_conflict, ?REPORTER}, State) ->
-    {noreply, State#state{role = standby}};
+handle_info({'EXIT', Pid, Reason}, #state{job = #job{pid = Pid}, health = H} = State) ->
+    %% The report ended without telling its outcome.
+    H1 = mongoose_system_metrics_report:failed(job, report_job_failed, Reason, H),
+    {noreply, State#state{job = undefined, health = H1}};
+handle_info({global_name_conflict, Name}, State) ->
+    case mongoose_system_metrics_cluster:is_reporter_name(Name) of
+        true -> {noreply, State#state{role = standby}};
+        false -> {noreply, State}
+    end;
 handle_info(_Msg, State) ->
     {noreply, State}.
 
-%% @private Cancels the send in flight, if any, and stops the job.
-terminate(_Reason, #state{job = Job}) ->
-    cancel_job(Job),
-    ok.
+%% @private Cancels the send in flight, if any, and stops the report.
+-spec terminate(term(), #state{}) -> ok.
+terminate(_Reason, #state{job = undefined}) ->
+    ok;
+terminate(_Reason, #state{job = #job{pid = Pid, send_ref = Ref}}) ->
+    mongoose_system_metrics_report:cancel(Pid, Ref).
 
 %% @private Masks the tracking id secrets in state printouts (OTP >= 25).
 -spec format_status(gen_server:format_status()) -> gen_server:format_status().
@@ -378,501 +282,75 @@ format_status(_Opt, [_PDict, State]) ->
     [{data, [{"State", mask_state(State)}]}].
 
 %%====================================================================
-%% Options, kill switches, consent
-%%====================================================================
-
--spec normalize_opts(map()) -> options().
-normalize_opts(Opts) when is_map(Opts) ->
-    maps:fold(fun check_opt/3, default_opts(), Opts);
-normalize_opts(_) ->
-    error({bad_option, options}).
-
-check_opt(Key, Value, Acc) ->
-    case valid_opt(Key, Value) of
-        true -> Acc#{Key => Value};
-        false -> error({bad_option, Key})
-    end.
-
-valid_opt(initial_report, V) -> is_integer(V) andalso V >= 0;
-valid_opt(periodic_report, V) -> is_integer(V) andalso V >= 0;
-valid_opt(report, V) -> is_boolean(V);
-valid_opt(tracking_id, #{id := Id, secret := Secret} = T) ->
-    map_size(T) =:= 2 andalso non_empty_text(Id) andalso non_empty_text(Secret);
-valid_opt(url, V) -> non_empty_text(V);
-valid_opt(region, V) -> V =:= global orelse V =:= eu;
-valid_opt(validate, V) -> is_boolean(V);
-valid_opt(timeout, V) -> is_integer(V) andalso V > 0;
-valid_opt(max_retries, V) -> is_integer(V) andalso V >= 0;
-valid_opt(cacertfile, V) -> non_empty_text(V);
-valid_opt(cluster_report, V) -> is_boolean(V);
-valid_opt(_, _) -> false.
-
-non_empty_text(V) when is_binary(V) -> V =/= <<>>;
-non_empty_text(V) when is_list(V) -> V =/= "" andalso io_lib:printable_unicode_list(V);
-non_empty_text(_) -> false.
-
-%% The built-in tracking id (application env, set by a MongooseIM release) and the
-%% configured one, as binaries, without duplicates.
-tracking_ids(Opts) ->
-    Predefined = case builtin_tracking_id() of
-                     {ok, #{id := _, secret := _} = T} -> [T];
-                     _ -> []
-                 end,
-    Configured = case Opts of
-                     #{tracking_id := T2} -> [T2];
-                     _ -> []
-                 end,
-    dedup([#{id => to_bin(Id), secret => to_bin(S)}
-           || #{id := Id, secret := S} <- Predefined ++ Configured]).
-
-%% The built-in id a MongooseIM release carries (`predefined_tracking_id'), or, when the
-%% environment says CI=true, its CI id (`ci_tracking_id'), as MongooseIM's own service chose.
-builtin_tracking_id() ->
-    case {os:getenv("CI"), application:get_env(mongoose_system_metrics, ci_tracking_id)} of
-        {"true", {ok, CiId}} -> {ok, CiId};
-        _ -> application:get_env(mongoose_system_metrics, predefined_tracking_id)
-    end.
-
-dedup(Ids) ->
-    lists:foldr(fun(#{id := Id} = T, Acc) ->
-                        case [X || #{id := I} = X <- Acc, I =:= Id] of
-                            [] -> [T | Acc];
-                            _ -> Acc
-                        end
-                end, [], Ids).
-
--spec kill_switch(options()) -> kill_switch().
-kill_switch(#{report := false}) -> report_false;
-kill_switch(_) -> env_kill_switch().
-
--spec env_kill_switch() -> none | {env, string()}.
-env_kill_switch() ->
-    Off = case os:getenv("MONGOOSEIM_SYSTEM_METRICS") of
-              false -> false;
-              V -> lists:member(string:lowercase(string:trim(V)), ["off", "0", "false"])
-          end,
-    DoNotTrack = case os:getenv("DO_NOT_TRACK") of
-                     false -> false;
-                     "" -> false;
-                     "0" -> false;
-                     _ -> true
-                 end,
-    if Off -> {env, "MONGOOSEIM_SYSTEM_METRICS"};
-       DoNotTrack -> {env, "DO_NOT_TRACK"};
-       true -> none
-    end.
-
-log_kill_switch(report_false) ->
-    ok;
-log_kill_switch({env, Name}) ->
-    ?LOG_NOTICE(#{what => system_metrics_switched_off, env => Name,
-                  text => iolist_to_binary(
-                            ["System metrics reporting is switched off by the environment "
-                             "variable ", Name, ": nothing is collected or sent."])}).
-
-%% The native library is missing or broken: the service stays idle (nothing is collected,
-%% written or sent) and says so in one line; the node boots as usual.
-log_engine_unavailable(Reason) ->
-    ?LOG_WARNING(#{what => system_metrics_engine_unavailable, reason => Reason,
-                   text => <<"System metrics reporting is off: the reporting engine (the "
-                             "native library priv/libmongoose_system_metrics_nif.so of the "
-                             "mongoose_system_metrics application) could not be loaded. "
-                             "Nothing is collected or sent; rebuild or reinstall "
-                             "mongoose_system_metrics to report.">>}).
-
-maybe_log_consent(#{report := _}) ->
-    ok;
-maybe_log_consent(_Opts) ->
-    File = mongoose_system_metrics_file:location(),
-    ?LOG_WARNING(#{what => report_transparency, report_filename => File,
-                   text => consent_text(File)}).
-
-consent_text(File) ->
-    iolist_to_binary(
-      ["We are gathering the MongooseIM system's metrics to analyse the trends and needs of our "
-       "users, improve MongooseIM, and know where to focus our efforts. The anonymous reports "
-       "name the MongooseIM version, uptime, cluster size, number of XMPP components, the "
-       "open-source modules in use with their backends, the open-source HTTP APIs, transports, "
-       "TLS modes, outgoing pool types and XMPP stanza counts; custom modules are only counted. "
-       "For more info on how to customise, read, enable, and disable these metrics visit:\n"
-       "- MongooseIM docs - \n      ", ?POLICY_URL, " \n"
-       "- MongooseIM GitHub page - https://github.com/esl/MongooseIM \n"
-       "To switch reporting off, set `report = false' in [services.service_mongoose_system_metrics], "
-       "or set the environment variable MONGOOSEIM_SYSTEM_METRICS=off or DO_NOT_TRACK=1. "
-       "To keep reporting and silence this message, set `report = true'. "
-       "The last sent report is also written to a file ", File]).
-
-removed_from_config_text() ->
-    iolist_to_binary(
-      ["We're sorry to hear you don't want to share the system's metrics with us. "
-       "These metrics would enable us to improve MongooseIM and know where to focus our efforts. "
-       "To stop being notified, you can add this to the services section of your config file: \n"
-       "  [services.service_mongoose_system_metrics]\n"
-       "    report = false\n"
-       "For more info on how to customise, read, enable, and disable the metrics visit: \n"
-       "- MongooseIM docs - \n     ", ?POLICY_URL, " \n"
-       "- MongooseIM GitHub page - https://github.com/esl/MongooseIM"]).
-
-%%====================================================================
 %% Schedule
 %%====================================================================
 
-%% First report after initial_report, or later when the last success says so.
-schedule_first(#state{opts = #{initial_report := Initial, periodic_report := Period}} = S) ->
+schedule_first(#state{opts = Opts} = S) ->
     LastSuccess = case mongoose_system_metrics_file:read_last_success() of
                       {ok, Ms} -> Ms;
                       error -> undefined
                   end,
-    Delay = case LastSuccess of
-                undefined -> Initial;
-                _ -> max(Initial, min(Period, LastSuccess + Period - now_ms()))
-            end,
-    log_if_periodic_report_off(Period, Delay),
+    Delay = mongoose_system_metrics_schedule:first_delay(Opts, LastSuccess, now_ms()),
     arm(erlang:monotonic_time(millisecond) + Delay, 0, S#state{last_success = LastSuccess}).
 
-%% periodic_report = 0: the initial report is the only one of this run.
-schedule_next(#state{opts = #{periodic_report := 0}} = S) ->
-    S#state{timer = undefined, next_due = undefined};
-
-%% Fixed rate: the nominal tick moves by one period (skipping missed ones), then up to 10%
-%% jitter is added to when the timer fires.
-schedule_next(#state{base = Base, opts = #{periodic_report := Period}} = S) ->
-    Now = erlang:monotonic_time(millisecond),
-    Next = case Base + Period of
-               N when N > Now -> N;
-               N -> N + ((Now - N) div Period + 1) * Period
-           end,
-    arm(Next, rand:uniform(Period div 10 + 1) - 1, S).
-
-%% Once per start, so that a zero set on purpose is visible and one set by mistake is found.
-log_if_periodic_report_off(0, Delay) ->
-    ?LOG_NOTICE(#{what => system_metrics_periodic_report_off, initial_report_in_ms => Delay,
-                  text => <<"periodic_report is 0: only the initial report is sent, "
-                            "no periodic reports follow">>});
-log_if_periodic_report_off(_, _) ->
-    ok.
+schedule_next(#state{opts = Opts, base = Base} = S) ->
+    case mongoose_system_metrics_schedule:next(Opts, Base, erlang:monotonic_time(millisecond)) of
+        none -> S#state{timer = undefined, next_due = undefined};
+        {Next, Jitter} -> arm(Next, Jitter, S)
+    end.
 
 arm(Base, Jitter, S) ->
     Delay = max(0, Base + Jitter - erlang:monotonic_time(millisecond)),
     Timer = erlang:start_timer(Delay, self(), tick),
     S#state{base = Base, timer = Timer, next_due = now_ms() + Delay}.
 
+%% The environment's kill switches are read at each tick: setting one stops the next
+%% report, unsetting it lets the next one run.
 tick(#state{job = #job{}} = S) ->
     ?LOG_INFO(#{what => system_metrics_report_skipped,
                 text => <<"The previous report is still in flight: this one is skipped">>}),
     S;
 tick(#state{opts = Opts} = S) ->
-    case env_kill_switch() of
+    case mongoose_system_metrics_options:env_kill_switch() of
         none ->
-            S1 = S#state{kill_switch = none},
-            case is_reporter(Opts) of
-                {true, Role} -> start_job(S1#state{role = Role});
-                false -> S1#state{role = standby}
+            case mongoose_system_metrics_cluster:role(Opts) of
+                standby -> S#state{kill_switch = none, role = standby};
+                Role -> start_job(S#state{kill_switch = none, role = Role})
             end;
         Switch when Switch =:= S#state.kill_switch ->
             S;
         Switch ->
-            log_kill_switch(Switch),
+            mongoose_system_metrics_options:log_kill_switch(Switch),
             S#state{kill_switch = Switch}
     end.
 
-%% cluster_report: the process holding the global name reports; the others stand by and
-%% take over when it goes away (the name is then free at their next tick).
-is_reporter(#{cluster_report := true}) ->
-    Self = self(),
-    case global:whereis_name(?REPORTER) of
-        Self -> {true, reporter};
-        undefined ->
-            case global:register_name(?REPORTER, Self, fun global:random_notify_name/3) of
-                yes -> {true, reporter};
-                no -> false
-            end;
-        _ -> false
-    end;
-is_reporter(_) ->
-    {true, every_node}.
-
-%%====================================================================
-%% Report job
-%%====================================================================
-
 start_job(S) ->
-    Ctx = context(S),
-    Service = self(),
-    Pid = spawn_link(fun() -> run_job(Service, Ctx) end),
-    Now = now_ms(),
-    S#state{job = #job{pid = Pid, started = Now}, last_attempt = Now}.
+    Pid = mongoose_system_metrics_report:start(context(S)),
+    S#state{job = #job{pid = Pid}, last_attempt = now_ms()}.
 
 context(#state{opts = Opts, tracking_ids = Tids, client_id = ClientId, prev_counts = Prev}) ->
     #{opts => Opts, tracking_ids => Tids, client_id => ClientId, prev_counts => Prev,
       mode => case maps:get(validate, Opts, false) of true -> validate; false -> collect end}.
 
-context() ->
-    try gen_server:call(?MODULE, context, 5000)
-    catch exit:{noproc, _} -> {error, not_running};
-          exit:{timeout, _} -> {error, timeout}
-    end.
-
-%% The job: collect, build, write the file, send, wait for the engine's answer.
-run_job(Service, Ctx) ->
-    Outcome0 = #{},
-    Outcome = case collect_and_build(Ctx) of
-                  {ok, Info, Events, Failures} ->
-                      FileResult = mongoose_system_metrics_file:save(Events),
-                      O1 = Outcome0#{collect_failures => Failures, file => FileResult,
-                                     counts => maps:get(stanza_counts, Info, undefined)},
-                      case maps:get(tracking_ids, Ctx) of
-                          [] ->
-                              O1#{send => no_tracking_id};
-                          _ ->
-                              case resolve_client_id(Ctx) of
-                                  {ok, ClientId} ->
-                                      Notify = fun(Ref) -> Service ! {job_sending, self(), Ref} end,
-                                      Opts = send_opts(Ctx#{client_id => ClientId}, self()),
-                                      O1#{client_id => ClientId,
-                                          send => send_and_wait(Events, Opts, Notify)};
-                                  {error, Reason} ->
-                                      O1#{send => {error, {client_id, Reason}}}
-                              end
-                      end;
-                  {error, Reason} ->
-                      Outcome0#{build => {error, Reason}}
-              end,
-    Service ! {job_done, self(), Outcome}.
-
-collect_and_build(#{opts := Opts, prev_counts := Prev}) ->
-    {Info0, Failures} = mongoose_system_metrics_collector:collect(Prev),
-    Info = case Opts of
-               #{cluster_report := true} -> sum_cluster_counts(Info0);
-               _ -> Info0
-           end,
-    case mongoose_system_metrics_nif:build_report(Info) of
-        {ok, Events} -> {ok, Info, Events, Failures};
-        {error, Reason} -> {error, {build_report, Reason}}
-    end.
-
-sum_cluster_counts(#{stanza_counts := Own} = Info) ->
-    Answers = erpc:multicall(nodes(), ?MODULE, local_stanza_counts, [], ?REMOTE_TIMEOUT),
-    Sum = lists:foldl(fun({ok, {ok, Counts}}, Acc) when is_map(Counts) ->
-                              maps:fold(fun(K, V, A) when is_integer(V), V >= 0 ->
-                                                maps:update_with(K, fun(X) -> X + V end, V, A);
-                                           (_, _, A) -> A
-                                        end, Acc, Counts);
-                         (_, Acc) -> Acc
-                      end, Own, Answers),
-    Info#{stanza_counts => Sum};
-sum_cluster_counts(Info) ->
-    Info.
-
-send_opts(#{opts := Opts, tracking_ids := Tids, mode := Mode, client_id := ClientId}, Notify) ->
-    Base = #{client_id => ClientId,
-             tracking_ids => Tids,
-             mode => Mode,
-             notify => Notify},
-    Optional = [{url, endpoint(Opts)},
-                {timeout_ms, maps:get(timeout, Opts, undefined)},
-                {max_retries, maps:get(max_retries, Opts, undefined)},
-                {cacertfile, maps:get(cacertfile, Opts, undefined)}],
-    lists:foldl(fun({_, undefined}, Acc) -> Acc;
-                   ({K, V}, Acc) -> Acc#{K => V}
-                end, Base, Optional).
-
-%% url, else MongooseIM's google_analytics_url (read now), else region, else the default.
-endpoint(#{url := Url}) -> to_bin(Url);
-endpoint(Opts) ->
-    case mongoose_system_metrics_mim:lookup_opt(google_analytics_url) of
-        {ok, {ok, Url}} when is_list(Url); is_binary(Url) -> to_bin(Url);
-        _ ->
-            case maps:get(region, Opts, global) of
-                eu -> ?EU_URL;
-                global -> ?DEFAULT_URL
-            end
-    end.
-
-send_and_wait(Events, Opts, Notify) ->
-    case mongoose_system_metrics_nif:send_report(Events, Opts) of
-        {ok, Ref} ->
-            Notify(Ref),
-            receive
-                {mongoose_system_metrics_sent, Ref, Results} -> {ok, Results}
-            end;
-        {error, _} = Err ->
-            Err
-    end.
-
-cancel_job(undefined) ->
-    ok;
-cancel_job(#job{pid = Pid, send_ref = Ref0}) ->
-    unlink(Pid),
-    exit(Pid, kill),
-    %% The job may have started its send and told us just now.
-    Ref = receive {job_sending, Pid, R} -> R after 0 -> Ref0 end,
-    case Ref of
-        undefined -> ok;
-        _ -> _ = mongoose_system_metrics_nif:cancel(Ref), ok
-    end.
-
-job_done(Outcome, S0) ->
-    S1 = case Outcome of
-             #{client_id := Id} -> S0#state{client_id = Id};
-             _ -> S0
-         end,
+job_done(Outcome, #state{health = H0} = S0) ->
     %% Increments count from the previous report collected, sent or not, as MongooseIM's.
-    S1b = case Outcome of
-              #{counts := Counts} -> S1#state{prev_counts = Counts};
-              _ -> S1
-          end,
-    S2 = case Outcome of
-             #{build := {error, Reason}} -> failure(build, report_build_failed, Reason, S1b);
-             _ -> recovered(build, S1b)
-         end,
-    S3 = case maps:get(collect_failures, Outcome, []) of
-             [] -> recovered(collect, S2);
-             Failures -> failure(collect, report_facts_missing, Failures, S2)
-         end,
-    S4 = case maps:get(file, Outcome, ok) of
-             ok -> recovered(file, S3);
-             {error, FileReason} -> failure(file, report_file_write_failed, FileReason, S3)
-         end,
-    case maps:get(send, Outcome, undefined) of
-        undefined -> S4;
-        no_tracking_id -> succeeded(S4);
-        {ok, Results} ->
-            S5 = log_validation(Results, S4),
-            case [{Tid, R} || #{tracking_id := Tid, result := {error, R}} <- Results] of
-                [] -> succeeded(recovered(send, S5));
-                Errors ->
-                    case lists:keymember(tls_error, 2, Errors) of
-                        true -> tls_failure(Errors, S5);
-                        false -> failure(send, report_send_failed, Errors, S5)
-                    end
-            end;
-        {error, Reason2} ->
-            failure(send, report_send_failed, Reason2, S4)
+    S = S0#state{client_id = maps:get(client_id, Outcome, S0#state.client_id),
+                 prev_counts = maps:get(counts, Outcome, S0#state.prev_counts)},
+    case mongoose_system_metrics_report:outcome(Outcome, H0) of
+        {undefined, H} -> S#state{health = H};
+        {Success, H} -> S#state{health = H, last_success = Success}
     end.
-
-succeeded(S) ->
-    Now = now_ms(),
-    S1 = case mongoose_system_metrics_file:write_last_success(Now) of
-             ok -> S;
-             {error, Reason} -> failure(file, state_file_write_failed, Reason, S)
-         end,
-    S1#state{last_success = Now}.
-
-log_validation(Results, S) ->
-    Messages = [{Tid, Ms} || #{tracking_id := Tid, validation_messages := Ms} <- Results, Ms =/= []],
-    case Messages of
-        [] -> recovered(validation, S);
-        _ -> failure(validation, report_validation_messages, Messages, S)
-    end.
-
-%% Failures are logged once per streak; the streak ends at the next success of that kind.
-failure(Kind, What, Reason, #state{failing = Failing} = S) ->
-    case maps:is_key(Kind, Failing) of
-        true -> ok;
-        false ->
-            ?LOG_WARNING(#{what => What, reason => Reason,
-                           text => <<"System metrics report failed; the service goes on and "
-                                     "logs this again only after a success">>})
-    end,
-    S#state{failing = Failing#{Kind => true},
-            last_error = #{at => now_ms(), kind => Kind, reason => Reason}}.
-
-%% TLS verification failures get their own single, explicit line: the usual causes are a
-%% machine without a CA bundle or an intercepting proxy, and the remedy is `cacertfile'.
-tls_failure(Errors, #state{failing = Failing} = S) ->
-    case maps:is_key(send, Failing) of
-        true -> ok;
-        false ->
-            ?LOG_WARNING(#{what => report_tls_verification_failed, reason => Errors,
-                           text => <<"System metrics could not verify the TLS certificate of "
-                                     "the reporting endpoint (no CA bundle on this machine, or "
-                                     "an intercepting proxy?). Set cacertfile in "
-                                     "[services.service_mongoose_system_metrics] to a PEM file "
-                                     "with the CA to trust; nothing was sent.">>})
-    end,
-    S#state{failing = Failing#{send => true},
-            last_error = #{at => now_ms(), kind => send, reason => Errors}}.
-
-recovered(Kind, #state{failing = Failing} = S) ->
-    case maps:is_key(Kind, Failing) of
-        true ->
-            ?LOG_NOTICE(#{what => system_metrics_recovered, kind => Kind,
-                          text => <<"System metrics reporting works again">>}),
-            S#state{failing = maps:remove(Kind, Failing)};
-        false ->
-            S
-    end.
-
-%%====================================================================
-%% Client id
-%%====================================================================
-
-%% MongooseIM's cluster id when present; else the id this service already uses; else the
-%% persisted one; else one from another node; else a new UUID, created under a cluster-wide
-%% lock so that two nodes starting together agree.
-resolve_client_id(Ctx) ->
-    case mongoose_system_metrics_mim:cluster_id() of
-        {ok, Id} -> {ok, Id};
-        unavailable ->
-            case maps:get(client_id, Ctx, undefined) of
-                undefined -> local_or_shared_client_id();
-                Id -> {ok, Id}
-            end
-    end.
-
-%% For preview/0: the client id a report would use now, creating none.
-known_client_id(Ctx) ->
-    case mongoose_system_metrics_mim:cluster_id() of
-        {ok, Id} -> Id;
-        unavailable ->
-            case maps:get(client_id, Ctx, undefined) of
-                undefined ->
-                    case local_client_id() of
-                        {ok, Id} -> Id;
-                        error -> <<"not-yet-assigned">>
-                    end;
-                Id -> Id
-            end
-    end.
-
-local_or_shared_client_id() ->
-    case local_client_id() of
-        {ok, Id} -> {ok, Id};
-        error ->
-            LockId = {{?MODULE, client_id}, self()},
-            case global:trans(LockId, fun shared_client_id/0, [node() | nodes()], 20) of
-                {ok, Id} -> {ok, Id};
-                aborted -> {error, lock_not_acquired}
-            end
-    end.
-
-shared_client_id() ->
-    Answers = erpc:multicall(nodes(), ?MODULE, local_client_id, [], ?REMOTE_TIMEOUT),
-    Id = case lists:sort([Id || {ok, {ok, Id}} <- Answers]) of
-             [First | _] -> First;
-             [] -> uuid_v4()
-         end,
-    _ = mongoose_system_metrics_file:write_client_id(Id),
-    {ok, Id}.
-
-uuid_v4() ->
-    <<A:48, _:4, B:12, _:2, C:62>> = crypto:strong_rand_bytes(16),
-    <<U:128>> = <<A:48, 4:4, B:12, 2:2, C:62>>,
-    Hex = iolist_to_binary(io_lib:format("~32.16.0b", [U])),
-    <<P1:8/binary, P2:4/binary, P3:4/binary, P4:4/binary, P5:12/binary>> = Hex,
-    <<P1/binary, $-, P2/binary, $-, P3/binary, $-, P4/binary, $-, P5/binary>>.
 
 %%====================================================================
 %% Status and printouts
 %%====================================================================
 
-status(#state{} = S) ->
+status(#state{health = #{last_error := LastError}} = S) ->
     #{running => true,
       kill_switch => S#state.kill_switch,
       last_attempt => S#state.last_attempt,
       last_success => S#state.last_success,
-      last_error => S#state.last_error,
+      last_error => LastError,
       next_report_due => S#state.next_due,
       in_flight => S#state.job =/= undefined,
       role => S#state.role,
@@ -883,7 +361,7 @@ status(#state{} = S) ->
 not_running_status() ->
     Switch = case application:get_env(mongoose_system_metrics, kill_switch) of
                  {ok, report_false} -> report_false;
-                 _ -> env_kill_switch()
+                 _ -> mongoose_system_metrics_options:env_kill_switch()
              end,
     LastSuccess = case mongoose_system_metrics_file:read_last_success() of
                       {ok, Ms} -> Ms;
@@ -902,12 +380,5 @@ mask_state(#state{opts = Opts, tracking_ids = Tids} = S) ->
 mask_state(Other) ->
     Other.
 
-%%====================================================================
-%% Helpers
-%%====================================================================
-
 now_ms() ->
     erlang:system_time(millisecond).
-
-to_bin(B) when is_binary(B) -> B;
-to_bin(L) when is_list(L) -> unicode:characters_to_binary(L).

@@ -2,11 +2,13 @@
 %%%
 %%% A small HTTP/1.1 server (gen_tcp, keep-alive, Content-Length or chunked bodies) on
 %%% 127.0.0.1 and a free port. It records every request and checks it strictly against
-%%% GA4's rules (reference/ga4-measurement-protocol.md): POST, path `/mp/collect' or
-%%% `/debug/mp/collect', `measurement_id' and `api_secret' in the query, JSON content type,
-%%% body under 130,000 bytes, a JSON object with a non-empty string `client_id' and 1..25
-%%% `events', event and param names `[A-Za-z][A-Za-z0-9_]*' of at most 40 characters and
-%%% not reserved, at most 25 params, values numbers or strings of at most 100 characters.
+%%% GA4's rules (Google's Measurement Protocol (GA4) reference at
+%%% developers.google.com/analytics: "Sending events", "Validating events", "Limitations"):
+%%% POST, path `/mp/collect' or `/debug/mp/collect', `measurement_id' and `api_secret' in
+%%% the query, JSON content type, body under 130,000 bytes, a JSON object with a non-empty
+%%% string `client_id' and 1..25 `events', event and param names `[A-Za-z][A-Za-z0-9_]*' of
+%%% at most 40 characters and not reserved, at most 25 params, values numbers or strings of
+%%% at most 100 characters.
 %%% Broken rules are recorded as `violations' (tests assert there are none). Like GA4,
 %%% `/mp/collect' answers 204 whatever the payload (unless told otherwise with
 %%% `set_response/2'), and `/debug/mp/collect' answers `{"validationMessages": [...]}'
