@@ -80,7 +80,7 @@ local_stanza_counts() ->
 %% @doc The client id of a report: MongooseIM's cluster id when present; else the id the
 %% service already uses (`Known'); else the persisted one; else one from another node; else
 %% a new UUID, created under a cluster-wide lock so that two nodes starting together agree.
--spec client_id(binary() | undefined) -> {ok, binary()} | {error, lock_not_acquired}.
+-spec client_id(binary() | undefined) -> {ok, binary()} | {error, term()}.
 client_id(Known) ->
     case mongoose_system_metrics_mim:cluster_id() of
         {ok, Id} -> {ok, Id};
@@ -113,6 +113,7 @@ local_or_shared_client_id() ->
             LockId = {{?SERVICE, client_id}, self()},
             case global:trans(LockId, fun shared_client_id/0, [node() | nodes()], 20) of
                 {ok, Id} -> {ok, Id};
+                {error, _} = Error -> Error;
                 aborted -> {error, lock_not_acquired}
             end
     end.
@@ -120,16 +121,16 @@ local_or_shared_client_id() ->
 %% Under the lock: the smallest id another node has persisted, else a new one.
 shared_client_id() ->
     Answers = erpc:multicall(nodes(), ?MODULE, local_client_id, [], ?REMOTE_TIMEOUT),
-    Id = case lists:sort([Id || {ok, {ok, Id}} <- Answers]) of
-             [First | _] -> First;
-             [] -> uuid_v4()
-         end,
+    case lists:sort([Id || {ok, {ok, Id}} <- Answers]) of
+        [First | _] -> persist(First);
+        [] ->
+            %% A random UUID (v4) from the engine's uuid crate.
+            case mongoose_system_metrics_nif:new_client_id() of
+                Id when is_binary(Id) -> persist(Id);
+                {error, Reason} -> {error, Reason}
+            end
+    end.
+
+persist(Id) ->
     _ = mongoose_system_metrics_file:write_client_id(Id),
     {ok, Id}.
-
-uuid_v4() ->
-    <<A:48, _:4, B:12, _:2, C:62>> = crypto:strong_rand_bytes(16),
-    <<U:128>> = <<A:48, 4:4, B:12, 2:2, C:62>>,
-    Hex = iolist_to_binary(io_lib:format("~32.16.0b", [U])),
-    <<P1:8/binary, P2:4/binary, P3:4/binary, P4:4/binary, P5:12/binary>> = Hex,
-    <<P1/binary, $-, P2/binary, $-, P3/binary, $-, P4/binary, $-, P5/binary>>.
