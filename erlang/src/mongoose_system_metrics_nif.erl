@@ -18,7 +18,7 @@
 %%% on disk needs a node restart). The library is never unmapped under running threads:
 %%% it is linked with `-z nodelete' (native/nif/build.rs). So a reload never crashes the
 %%% VM; to report again after a reload, purge the old copy and load the module once more
-%%% (reliability_SUITE:reload_stub_module_keeps_vm_up).
+%%% (reliability_lifecycle_SUITE:reload_stub_module_keeps_vm_up).
 -module(mongoose_system_metrics_nif).
 
 -export([build_report/1, encode_json/1, plan_requests/2, send_report/2,
