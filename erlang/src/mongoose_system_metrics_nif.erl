@@ -10,7 +10,7 @@
 %%%
 %%% Load-once policy. The library is loaded once per VM: rustler offers no upgrade
 %%% callback, so while an older copy of this module holds the library, a reloaded copy
-%%% cannot load it again and answers `{error, {nif_not_loaded, {upgrade, _}}}' (see README,
+%%% cannot load it again and answers `{error, {nif_not_loaded, {upgrade, _}}}' (see ARCHITECTURE.md,
 %%% "Load-once policy"). Sends already in flight are not disturbed: they run on the
 %%% engine's background runtime, which belongs to the library, and still answer. Once the
 %%% old copy is purged (`code:purge/1'), loading the module binds the library again, with
