@@ -15,8 +15,8 @@
 
 use std::time::Instant;
 
-use mongoose_system_metrics_engine::client::build_client;
-use mongoose_system_metrics_engine::dispatch::build_runtime;
+use mongoose_system_metrics_engine::delivery::client::build_client;
+use mongoose_system_metrics_engine::delivery::dispatch::build_runtime;
 
 const WARMUP: usize = 200;
 

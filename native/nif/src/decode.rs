@@ -4,7 +4,7 @@
 //! read by name, never created; whatever the engine does not read (pids, tuples, floats...)
 //! becomes a named [`Value::Other`] for the schema readers to refuse with a path.
 
-use mongoose_system_metrics_engine::value::{
+use mongoose_system_metrics_engine::node::value::{
     Atom, InputError, PathElem, Value, MAX_BINARY_BYTES, MAX_ITEMS,
 };
 use rustler::types::MapIterator;

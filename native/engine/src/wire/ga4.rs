@@ -1,6 +1,6 @@
 //! GA4 Measurement Protocol rules (names, sizes, reserved words) and endpoint constants.
 
-use crate::event::{Event, ParamValue};
+use crate::report::event::{Event, ParamValue};
 
 /// GA4's collection endpoint.
 pub const DEFAULT_URL: &str = "https://www.google-analytics.com/mp/collect";

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use crate::ga4;
-use crate::plan::Mode;
-use crate::secret::Secret;
-use crate::value::read::{atom, atom_keyed_map, index, key, list, non_neg, text};
-use crate::value::{InputError, PathElem, Value};
+use crate::node::value::read::{atom, atom_keyed_map, index, key, list, non_neg, text};
+use crate::node::value::{InputError, PathElem, Value};
+use crate::wire::ga4;
+use crate::wire::plan::Mode;
+use crate::wire::secret::Secret;
 
 /// Deepest nesting of valid options: map > tracking_ids list > map (> string as a list).
 pub const OPTIONS_MAX_DEPTH: usize = 4;

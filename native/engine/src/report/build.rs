@@ -3,10 +3,10 @@
 
 use std::borrow::Cow;
 
-use crate::event::{Event, ParamValue, Params};
-use crate::node_info::{NodeInfo, OptScalar, OptValue, StanzaCounts};
-use crate::privacy::{self, Lists, ENABLED};
-use crate::release::ReleaseLine;
+use crate::node::node_info::{NodeInfo, OptScalar, OptValue, StanzaCounts};
+use crate::report::event::{Event, ParamValue, Params};
+use crate::report::privacy::{self, Lists, ENABLED};
+use crate::report::release::ReleaseLine;
 
 /// The events of one report, deterministic for a given input. Order (as MongooseIM's
 /// collector): host_count, domain_count, module_with_opt..., custom_module_count, cluster,

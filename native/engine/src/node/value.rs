@@ -120,7 +120,7 @@ impl fmt::Debug for Atom {
 }
 
 /// Atom names the input schemas use as keys and values that are not allowlisted words
-/// (those are found with [`crate::privacy::interned`]): a decoder can hand them out without
+/// (those are found with [`crate::report::privacy::interned`]): a decoder can hand them out without
 /// copying.
 const SCHEMA_WORDS: &[&str] = &[
     "version",
@@ -161,7 +161,8 @@ const SCHEMA_WORDS: &[&str] = &[
 /// The `'static` copy of an atom name the engine knows (an allowlisted word or a schema
 /// word), if it is one.
 pub fn static_atom_name(name: &str) -> Option<&'static str> {
-    crate::privacy::interned(name).or_else(|| SCHEMA_WORDS.iter().find(|w| **w == name).copied())
+    crate::report::privacy::interned(name)
+        .or_else(|| SCHEMA_WORDS.iter().find(|w| **w == name).copied())
 }
 
 /// One step of a path into the input: a map key or a 1-based list position.

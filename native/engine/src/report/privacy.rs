@@ -3,8 +3,8 @@
 
 use once_cell::sync::Lazy;
 
-use crate::event::{Event, ParamValue};
-use crate::release;
+use crate::report::event::{Event, ParamValue};
+use crate::report::release;
 
 /// Modules whose `config_metrics/1` reports `backend`.
 const BACKEND_MODULES: [&str; 17] = [

@@ -6,10 +6,10 @@ use std::fmt;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::privacy;
+use crate::report::privacy;
 
-use crate::value::read::{index, key, list};
-use crate::value::{InputError, PathElem, Value};
+use crate::node::value::read::{index, key, list};
+use crate::node::value::{InputError, PathElem, Value};
 
 /// Deepest nesting of a valid event list: list > event map > params map.
 pub const EVENTS_MAX_DEPTH: usize = 3;

@@ -6,7 +6,7 @@
 //! the tracking ids not yet finished report [`SendError::Cancelled`].
 //!
 //! The api_secret is in the request URL. reqwest errors carry the URL, so they are stripped
-//! (`without_url`) and never formatted; only [`SecretUrl`](crate::secret::SecretUrl)'s masked
+//! (`without_url`) and never formatted; only [`SecretUrl`](crate::wire::secret::SecretUrl)'s masked
 //! form is ever shown.
 
 use std::error::Error as StdError;
@@ -19,10 +19,10 @@ use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use serde_json::Value as Json;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::ClientCache;
-use crate::outcome::{SendError, TrackingResult, ValidationMessage};
-use crate::plan::{Mode, PlannedRequest, SendPlan, TrackingPlan};
-use crate::retry::{parse_retry_after, Attempt, Decision, RandomJitter, RetryPolicy};
+use crate::delivery::client::ClientCache;
+use crate::delivery::outcome::{SendError, TrackingResult, ValidationMessage};
+use crate::delivery::retry::{parse_retry_after, Attempt, Decision, RandomJitter, RetryPolicy};
+use crate::wire::plan::{Mode, PlannedRequest, SendPlan, TrackingPlan};
 
 /// At most this much of an answer body is read.
 pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
