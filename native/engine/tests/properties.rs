@@ -28,7 +28,7 @@ const KEYS: [&str; 16] = [
 fn any_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         prop::sample::select(KEYS.to_vec()).prop_map(|k| Value::Atom(k.into())),
-        "[a-z_]{0,12}".prop_map(|s: String| Value::Atom(s.into())),
+        "[a-z_]{0,12}".prop_map(Value::Atom),
         prop::collection::vec(any::<u8>(), 0..40).prop_map(Value::Binary),
         any::<i64>().prop_map(Value::Int),
         any::<f64>().prop_map(Value::Float),
