@@ -8,8 +8,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use mongoose_system_metrics_engine::api;
 use mongoose_system_metrics_engine::node::value::Value;
 use mongoose_system_metrics_engine::report::event::{Event, ParamValue};
+use mongoose_system_metrics_engine::wire::ga4::Mode;
 use mongoose_system_metrics_engine::wire::json;
-use mongoose_system_metrics_engine::wire::plan::{self, Mode};
+use mongoose_system_metrics_engine::wire::plan;
 use std::hint::black_box;
 use std::time::Duration;
 

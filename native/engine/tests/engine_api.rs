@@ -4,7 +4,8 @@
 use mongoose_system_metrics_engine::api;
 use mongoose_system_metrics_engine::node::value::{PathElem, Value};
 use mongoose_system_metrics_engine::report::event::{Event, ParamValue};
-use mongoose_system_metrics_engine::wire::plan::{self, Mode};
+use mongoose_system_metrics_engine::wire::ga4::Mode;
+use mongoose_system_metrics_engine::wire::plan;
 
 fn atom(s: &str) -> Value {
     Value::Atom(s.into())

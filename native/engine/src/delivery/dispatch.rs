@@ -19,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 use crate::delivery::client::ClientCache;
 use crate::delivery::outcome::{SendError, TrackingResult};
 use crate::delivery::sender;
-use crate::wire::plan::{Mode, SendPlan};
+use crate::wire::ga4::Mode;
+use crate::wire::plan::SendPlan;
 
 /// Default bound on sends in flight.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;

@@ -22,7 +22,8 @@ use tokio_util::sync::CancellationToken;
 use crate::delivery::client::ClientCache;
 use crate::delivery::outcome::{SendError, TrackingResult, ValidationMessage};
 use crate::delivery::retry::{parse_retry_after, Attempt, Decision, RandomJitter, RetryPolicy};
-use crate::wire::plan::{Mode, PlannedRequest, SendPlan, TrackingPlan};
+use crate::wire::ga4::Mode;
+use crate::wire::plan::{PlannedRequest, SendPlan, TrackingPlan};
 
 /// At most this much of an answer body is read.
 pub const MAX_ANSWER_BYTES: usize = 64 * 1024;

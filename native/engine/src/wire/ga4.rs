@@ -1,4 +1,6 @@
-//! GA4 Measurement Protocol rules (names, sizes, reserved words) and endpoint constants.
+//! GA4 Measurement Protocol rules (names, sizes, reserved words) and its endpoints.
+
+use reqwest::Url;
 
 use crate::report::event::{Event, ParamValue};
 
@@ -6,6 +8,29 @@ use crate::report::event::{Event, ParamValue};
 pub const DEFAULT_URL: &str = "https://www.google-analytics.com/mp/collect";
 /// GA4's EU data-residency endpoint.
 pub const EU_URL: &str = "https://region1.google-analytics.com/mp/collect";
+
+/// Where the request goes: GA4's collection endpoint or its validation server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `/mp/collect`: events are recorded.
+    Collect,
+    /// `/debug/mp/collect` with `ENFORCE_RECOMMENDATIONS`: events are only checked.
+    Validate,
+}
+
+/// The validation server's URL for a collection endpoint: `/mp/collect` becomes
+/// `/debug/mp/collect`; any other path gets `/debug/mp/collect` appended.
+pub fn validation_url(url: &Url) -> Url {
+    let mut u = url.clone();
+    let p = url.path().trim_end_matches('/');
+    let new_path = match p.strip_suffix("/mp/collect") {
+        Some(prefix) => format!("{prefix}/debug/mp/collect"),
+        None => format!("{p}/debug/mp/collect"),
+    };
+    u.set_path(&new_path);
+    u
+}
+
 /// Most events in one request.
 pub const MAX_EVENTS_PER_REQUEST: usize = 25;
 /// A request body must be smaller than this many bytes.

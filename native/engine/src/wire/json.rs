@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::report::event::Event;
-use crate::wire::plan::Mode;
+use crate::wire::ga4::Mode;
 
 /// The events as a pretty-printed JSON array (the report file's content).
 pub fn pretty(events: &[Event]) -> Vec<u8> {
