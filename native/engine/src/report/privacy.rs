@@ -1,399 +1,49 @@
-//! The privacy rules: what may ever leave the node. Every list here is an allowlist; anything
-//! not on it is dropped, counted, or replaced by `custom`/`unknown`, never sent as given.
+//! The privacy rules: how the allowlists ([`allowlists`](super::allowlists)) are applied when
+//! a report is built, the version and uptime rules, and the check every send makes that an
+//! event is one a report could have carried.
 
-use once_cell::sync::Lazy;
-
+use crate::report::allowlists::{
+    C2S_TRANSPORTS, CLUSTER_PARAMS, CONFIG_TYPES, CUSTOM, ENABLED, EVENT_NAMES, MODULE_OPTIONS,
+    POOL_TYPES, STANZA_COUNT_PARAMS, STANZA_TYPES, TLS_MODES, TLS_MODULES, TLS_OPTION_PARAMS,
+    UNKNOWN_VERSION, VALUE_PARAMS,
+};
 use crate::report::event::{Event, ParamValue};
 use crate::report::release;
 
-/// Modules whose `config_metrics/1` reports `backend`.
-const BACKEND_MODULES: [&str; 17] = [
-    "mod_auth_token",
-    "mod_bosh",
-    "mod_event_pusher",
-    "mod_event_pusher_push",
-    "mod_http_upload",
-    "mod_inbox",
-    "mod_last",
-    "mod_mam",
-    "mod_muc",
-    "mod_muc_light",
-    "mod_offline",
-    "mod_privacy",
-    "mod_private",
-    "mod_pubsub",
-    "mod_pubsub_old",
-    "mod_roster",
-    "mod_vcard",
-];
-
-/// Values of `backend` that may be sent; any other becomes [`CUSTOM`]. Every backend that
-/// the config specs of MongooseIM 6.1-6.8 accept for a reporting module (`rdbms_async`:
-/// mod_inbox; `riak`: 6.1), and mod_event_pusher's pusher names.
-pub const BACKEND_VALUES: [&str; 14] = [
-    "mnesia",
-    "rdbms",
-    "cassandra",
-    "elasticsearch",
-    "ldap",
-    "s3",
-    "push",
-    "http",
-    "rabbit",
-    "sns",
-    "cets",
-    "redis",
-    "rdbms_async",
-    "riak",
-];
-/// Values of mod_muc's `online_backend`.
-pub const ONLINE_BACKEND_VALUES: [&str; 2] = ["mnesia", "cets"];
-/// Values of mod_push_service_mongoosepush's `api_version`.
-pub const API_VERSION_VALUES: [&str; 2] = ["v2", "v3"];
-/// What an option value off its allowlist is sent as.
-pub const CUSTOM: &str = "custom";
-
-/// c2s listener protocols reported as transports.
-pub const C2S_TRANSPORTS: [&str; 1] = ["tcp"];
-/// TLS modes of c2s listeners.
-pub const TLS_MODES: [&str; 3] = ["tls", "starttls", "starttls_required"];
-/// TLS implementations of c2s listeners.
-pub const TLS_MODULES: [&str; 2] = ["just_tls", "fast_tls"];
-/// Outgoing pool types (`riak`: 6.1).
-pub const POOL_TYPES: [&str; 8] = [
-    "cassandra",
-    "elastic",
-    "http",
-    "ldap",
-    "rabbit",
-    "rdbms",
-    "redis",
-    "riak",
-];
-/// Stanza counters, in MongooseIM's order.
-pub const STANZA_TYPES: [&str; 6] = [
-    "xmppMessageSent",
-    "xmppMessageReceived",
-    "xmppIqSent",
-    "xmppIqReceived",
-    "xmppPresenceSent",
-    "xmppPresenceReceived",
-];
-/// Config types.
-pub const CONFIG_TYPES: [&str; 3] = ["toml", "cfg", "unknown_config_type"];
-/// The value of every `http_api` and `transport_mechanism` param.
-pub const ENABLED: &str = "enabled";
-/// What a version that does not look like a release becomes.
-pub const UNKNOWN_VERSION: &str = "unknown";
-
-/// Event names this engine sends.
-const EVENT_NAMES: [&str; 10] = [
-    "host_count",
-    "domain_count",
-    "module_with_opt",
-    "custom_module_count",
-    "cluster",
-    "http_api",
-    "transport_mechanism",
-    "tls_option",
-    "outgoing_pool",
-    "xmpp_stanza_count",
-];
-/// Param names this engine sends (besides the handler and transport names).
-const PARAM_NAMES: [&str; 14] = [
-    "value",
-    "module",
-    "backend",
-    "online_backend",
-    "api_version",
-    "uptime",
-    "version",
-    "component",
-    "node_number",
-    "config_type",
-    "mode",
-    "stanza_type",
-    "total",
-    "increment",
-];
-
-/// A set of the allowlists above, one bit each: what a word is, found with one lookup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lists(u32);
-
-impl Lists {
-    /// Event names this engine sends.
-    pub const EVENT_NAMES: Lists = Lists(1);
-    /// Param names this engine sends (besides the handler and transport names).
-    pub const PARAM_NAMES: Lists = Lists(1 << 1);
-    /// Modules some supported release names in its reports ([`release`]).
-    pub const KNOWN_MODULES: Lists = Lists(1 << 2);
-    /// Modules that report `backend`.
-    pub const BACKEND_MODULES: Lists = Lists(1 << 3);
-    /// [`BACKEND_VALUES`].
-    pub const BACKEND_VALUES: Lists = Lists(1 << 4);
-    /// [`ONLINE_BACKEND_VALUES`].
-    pub const ONLINE_BACKEND_VALUES: Lists = Lists(1 << 5);
-    /// [`API_VERSION_VALUES`].
-    pub const API_VERSION_VALUES: Lists = Lists(1 << 6);
-    /// [`CUSTOM`], [`ENABLED`] and [`UNKNOWN_VERSION`].
-    pub const FIXED_VALUES: Lists = Lists(1 << 7);
-    /// HTTP handlers some supported release names in `http_api` ([`release`]).
-    pub const HTTP_API_HANDLERS: Lists = Lists(1 << 8);
-    /// HTTP transports some supported release names ([`release`]).
-    pub const HTTP_TRANSPORTS: Lists = Lists(1 << 9);
-    /// [`C2S_TRANSPORTS`].
-    pub const C2S_TRANSPORTS: Lists = Lists(1 << 10);
-    /// [`TLS_MODES`].
-    pub const TLS_MODES: Lists = Lists(1 << 11);
-    /// [`TLS_MODULES`].
-    pub const TLS_MODULES: Lists = Lists(1 << 12);
-    /// [`POOL_TYPES`].
-    pub const POOL_TYPES: Lists = Lists(1 << 13);
-    /// [`STANZA_TYPES`].
-    pub const STANZA_TYPES: Lists = Lists(1 << 14);
-    /// [`CONFIG_TYPES`].
-    pub const CONFIG_TYPES: Lists = Lists(1 << 15);
-
-    /// Both sets together.
-    pub const fn or(self, other: Lists) -> Lists {
-        Lists(self.0 | other.0)
-    }
-
-    /// Whether any list of `other` is in `self`.
-    pub const fn meets(self, other: Lists) -> bool {
-        self.0 & other.0 != 0
-    }
-}
-
-/// Every word of the allowlists above with its list: the names and values an event can
-/// carry, except uptime and version.
-const WORD_LISTS: [(&[&str], Lists); 13] = [
-    (&EVENT_NAMES, Lists::EVENT_NAMES),
-    (&PARAM_NAMES, Lists::PARAM_NAMES),
-    (&BACKEND_VALUES, Lists::BACKEND_VALUES),
-    (&ONLINE_BACKEND_VALUES, Lists::ONLINE_BACKEND_VALUES),
-    (&API_VERSION_VALUES, Lists::API_VERSION_VALUES),
-    (&[CUSTOM, ENABLED, UNKNOWN_VERSION], Lists::FIXED_VALUES),
-    (&C2S_TRANSPORTS, Lists::C2S_TRANSPORTS),
-    (&TLS_MODES, Lists::TLS_MODES),
-    (&TLS_MODULES, Lists::TLS_MODULES),
-    (&POOL_TYPES, Lists::POOL_TYPES),
-    (&STANZA_TYPES, Lists::STANZA_TYPES),
-    (&CONFIG_TYPES, Lists::CONFIG_TYPES),
-    (&BACKEND_MODULES, Lists::BACKEND_MODULES),
-];
-
-/// Slots of the word table: a power of two, at least 4 times the number of words.
-const WORD_SLOTS: usize = 512;
-
-/// What a lookup compares: the length and the first and last 8 bytes (zero-padded when
-/// shorter). Up to 16 bytes this is the whole string, so most comparisons need no memcmp.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Key {
-    len: usize,
-    head: u64,
-    tail: u64,
-}
-
-impl Key {
-    fn of(b: &[u8]) -> Key {
-        let (head, tail) = match (b.first_chunk::<8>(), b.last_chunk::<8>()) {
-            (Some(head), Some(tail)) => (u64::from_le_bytes(*head), u64::from_le_bytes(*tail)),
-            _ => {
-                let mut buf = [0u8; 8];
-                for (d, s) in buf.iter_mut().zip(b) {
-                    *d = *s;
-                }
-                (u64::from_le_bytes(buf), 0)
-            }
-        };
-        Key {
-            len: b.len(),
-            head,
-            tail,
-        }
-    }
-
-    /// A few multiplications instead of a pass over every byte: the words differ in their
-    /// ends (shared prefixes such as `mod_global_distrib_` are told apart by the last bytes).
-    fn slot(self) -> usize {
-        let h = (self.head ^ self.len as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ self.tail;
-        (h.wrapping_mul(0xff51_afd7_ed55_8ccd) >> 40) as usize & (WORD_SLOTS - 1)
-    }
-}
-
-/// A word's entry in the table: the word, its key, and the allowlists it is on.
-#[derive(Clone, Copy)]
-struct Word {
-    text: &'static str,
-    key: Key,
-    lists: Lists,
-}
-
-/// The words by hash, open addressing with linear probing: one lookup costs a hash and
-/// usually a single comparison. `slots` holds 1 + a word's index (0: empty), so the part
-/// every lookup touches stays small.
-struct Table {
-    slots: Vec<u8>,
-    words: Vec<Word>,
-}
-
-static WORDS: Lazy<Table> = Lazy::new(|| {
-    let mut t = Table {
-        slots: vec![0; WORD_SLOTS],
-        words: Vec::new(),
-    };
-    // The per-release names (release.rs) are on the lists as the union over the releases.
-    let release_words = [
-        (
-            release::all_reported_modules().collect::<Vec<_>>(),
-            Lists::KNOWN_MODULES,
-        ),
-        (
-            release::all_http_api_handlers().collect(),
-            Lists::HTTP_API_HANDLERS,
-        ),
-        (
-            release::all_http_transports().collect(),
-            Lists::HTTP_TRANSPORTS,
-        ),
-    ];
-    let all = WORD_LISTS
-        .iter()
-        .map(|(list, lists)| (*list, *lists))
-        .chain(
-            release_words
-                .iter()
-                .map(|(list, lists)| (&list[..], *lists)),
-        );
-    for (list, lists) in all {
-        for &text in list {
-            let key = Key::of(text.as_bytes());
-            let mut i = key.slot();
-            loop {
-                match usize::from(t.slots[i]) {
-                    0 => {
-                        t.words.push(Word { text, key, lists });
-                        // Fewer than 255 words (a test checks it).
-                        t.slots[i] = u8::try_from(t.words.len()).unwrap_or(0);
-                        break;
-                    }
-                    k if t.words[k - 1].text == text => {
-                        t.words[k - 1].lists = t.words[k - 1].lists.or(lists);
-                        break;
-                    }
-                    _ => i = (i + 1) & (WORD_SLOTS - 1),
-                }
-            }
-        }
-    }
-    t
-});
-
-fn lookup(s: &[u8]) -> Option<Word> {
-    if s.len() > MAX_WORD_LEN {
-        return None;
-    }
-    let key = Key::of(s);
-    let t = &*WORDS;
-    let mut i = key.slot();
-    loop {
-        let w = t.words.get(usize::from(t.slots[i]).checked_sub(1)?)?;
-        // Up to 16 bytes the key is the whole string; longer ones compare their middle.
-        if w.key == key
-            && (s.len() <= 16 || w.text.as_bytes().get(8..s.len() - 8) == s.get(8..s.len() - 8))
-        {
-            return Some(*w);
-        }
-        i = (i + 1) & (WORD_SLOTS - 1);
-    }
-}
-
-/// The allowlists' own copy of `s`, when `s` is one of their words. Reading events back
-/// uses it to share these words instead of copying them.
-pub fn interned(s: &str) -> Option<&'static str> {
-    interned_bytes(s.as_bytes())
-}
-
-/// [`interned`] for raw bytes: a binary that is one of the words needs no UTF-8 check.
-pub fn interned_bytes(b: &[u8]) -> Option<&'static str> {
-    lookup(b).map(|w| w.text)
-}
-
-/// The allowlists' own copy of `s` with the lists it is on, when it is on any.
-pub fn word_of(s: &str) -> Option<(&'static str, Lists)> {
-    lookup(s.as_bytes()).map(|w| (w.text, w.lists))
-}
-
-/// The allowlists `s` is on (none when it is on none).
-pub fn lists_of(s: &str) -> Lists {
-    lookup(s.as_bytes()).map_or(Lists(0), |w| w.lists)
-}
-
-/// The allowlists' own copy of `s`, when `s` is on one of `lists`.
-pub fn on_list(lists: Lists, s: &str) -> Option<&'static str> {
-    lookup(s.as_bytes())
-        .filter(|w| w.lists.meets(lists))
-        .map(|w| w.text)
-}
-
-/// Longer than every word (the longest module name is 34 bytes).
-const MAX_WORD_LEN: usize = 40;
-
-/// The entry of `list` equal to `s`, as a `'static` string.
+/// The entry of `list` equal to `s`: the list's own `'static` copy, which events borrow.
 pub fn find_in(list: &[&'static str], s: &str) -> Option<&'static str> {
     list.iter().find(|w| **w == s).copied()
 }
 
-/// `module` as spelled in the allowlist, when some supported release names it.
-pub fn known_module(module: &str) -> Option<&'static str> {
-    on_list(Lists::KNOWN_MODULES, module)
-}
-
-/// Whether some supported release names `module` in its reports.
+/// Whether some supported release names `module` in its reports: the allowlist of module
+/// names is the union of [`release`]'s table.
 pub fn is_known_module(module: &str) -> bool {
-    known_module(module).is_some()
+    release::all_reported_modules().any(|m| m == module)
 }
 
-/// The allowed values of option `opt` of `module`, or `None` when the option is never sent.
-pub fn option_values(module: &str, opt: &str) -> Option<&'static [&'static str]> {
-    option_spec(module, opt).map(|(_, list)| match list {
-        Lists::ONLINE_BACKEND_VALUES => &ONLINE_BACKEND_VALUES[..],
-        Lists::API_VERSION_VALUES => &API_VERSION_VALUES[..],
-        _ => &BACKEND_VALUES[..],
-    })
+/// Whether some supported release names the HTTP handler `name` in `http_api`.
+pub fn is_http_api_handler(name: &str) -> bool {
+    release::all_http_api_handlers().any(|h| h == name)
+}
+
+/// Whether `name` is a transport some supported release names in `transport_mechanism`: an
+/// HTTP transport or a c2s protocol.
+pub fn is_transport(name: &str) -> bool {
+    release::all_http_transports().any(|t| t == name) || C2S_TRANSPORTS.contains(&name)
 }
 
 /// Option `opt` of `module` as a `'static` name with the allowlist of its values, or `None`
-/// when the option is never sent.
-pub fn option_spec(module: &str, opt: &str) -> Option<(&'static str, Lists)> {
-    option_spec_for(lists_of(module), module, opt)
-}
-
-/// [`option_spec`] when the module's lists are already known (one lookup per module).
-pub fn option_spec_for(
-    module_lists: Lists,
-    module: &str,
-    opt: &str,
-) -> Option<(&'static str, Lists)> {
-    match opt {
-        "backend" if module_lists.meets(Lists::BACKEND_MODULES) => {
-            Some(("backend", Lists::BACKEND_VALUES))
-        }
-        "online_backend" if module == "mod_muc" => {
-            Some(("online_backend", Lists::ONLINE_BACKEND_VALUES))
-        }
-        "api_version" if module == "mod_push_service_mongoosepush" => {
-            Some(("api_version", Lists::API_VERSION_VALUES))
-        }
-        _ => None,
-    }
+/// when the option is never sent ([`MODULE_OPTIONS`]).
+pub fn option_spec(module: &str, opt: &str) -> Option<(&'static str, &'static [&'static str])> {
+    MODULE_OPTIONS
+        .iter()
+        .find(|(name, modules, _)| *name == opt && modules.contains(&module))
+        .map(|(name, _, values)| (*name, *values))
 }
 
 /// An option value as sent: itself when on the allowlist `allowed`, else [`CUSTOM`].
-pub fn option_value(allowed: Lists, value: &str) -> &'static str {
-    on_list(allowed, value).unwrap_or(CUSTOM)
+pub fn option_value(allowed: &[&'static str], value: &str) -> &'static str {
+    find_in(allowed, value).unwrap_or(CUSTOM)
 }
 
 /// Keeps only the release part of a version: `MAJOR.MINOR[.PATCH]` with an optional
@@ -462,7 +112,8 @@ pub fn format_uptime(seconds: i64) -> String {
     )
 }
 
-fn is_uptime(s: &str) -> bool {
+/// Whether `s` is an uptime as [`format_uptime`] writes it.
+pub fn is_uptime(s: &str) -> bool {
     let Some((days, hms)) = s.split_once('-') else {
         return false;
     };
@@ -478,13 +129,15 @@ fn is_uptime(s: &str) -> bool {
         && [0, 1, 3, 4, 6, 7].iter().all(|&i| digit(&hms[i]))
 }
 
+/// What [`check_event`] says of an event name off [`EVENT_NAMES`].
+const NOT_SENT: &str = "event name is not one this engine sends";
+
 /// Checks that `event` is one that `build_report` could have produced: a known name, and only
 /// allowlisted params and values. Returns a short reason when it is not.
 pub fn check_event(event: &Event) -> Result<(), String> {
     let p = &event.params;
-    // Membership by the word table's bits: one lookup instead of a scan of the list.
-    let str_in = |key: &str, allowed: Lists| match p.get(key) {
-        Some(ParamValue::Str(s)) if lists_of(s).meets(allowed) => Ok(()),
+    let str_in = |key: &str, allowed: &[&str]| match p.get(key) {
+        Some(ParamValue::Str(s)) if allowed.contains(&s.as_ref()) => Ok(()),
         Some(_) => Err(format!("param {key} has a value that is not allowed")),
         None => Err(format!("param {key} is missing")),
     };
@@ -497,47 +150,39 @@ pub fn check_event(event: &Event) -> Result<(), String> {
         Some(k) => Err(format!("param {k} is not allowed in {}", event.name)),
         None => Ok(()),
     };
-    let all_enabled = |allowed: Lists| {
+    let all_enabled = |allowed: fn(&str) -> bool| {
         p.iter().try_for_each(|(k, v)| match v {
-            ParamValue::Str(s) if s == ENABLED && lists_of(k).meets(allowed) => Ok(()),
+            ParamValue::Str(s) if s == ENABLED && allowed(k) => Ok(()),
             _ => Err(format!("param {k} is not allowed in {}", event.name)),
         })
     };
+    if !EVENT_NAMES.contains(&event.name.as_ref()) {
+        return Err(NOT_SENT.into());
+    }
     match event.name.as_ref() {
         "host_count" | "domain_count" | "custom_module_count" => {
-            only(&["value"])?;
+            only(VALUE_PARAMS)?;
             count("value", 0)
         }
         "module_with_opt" => {
-            let (module, module_lists) = match p.get("module") {
-                Some(ParamValue::Str(m)) => match lists_of(m) {
-                    l if l.meets(Lists::KNOWN_MODULES) => (m.as_ref(), l),
-                    _ => return Err("param module names a module that is not allowed".into()),
-                },
+            let module = match p.get("module") {
+                Some(ParamValue::Str(m)) if is_known_module(m) => m.as_ref(),
                 Some(_) => return Err("param module names a module that is not allowed".into()),
                 None => return Err("param module is missing".into()),
             };
             p.iter()
                 .filter(|(k, _)| k.as_ref() != "module")
-                .try_for_each(
-                    |(k, v)| match (option_spec_for(module_lists, module, k), v) {
-                        (Some((_, allowed)), ParamValue::Str(s))
-                            if s == CUSTOM || lists_of(s).meets(allowed) =>
-                        {
-                            Ok(())
-                        }
-                        _ => Err(format!("param {k} is not allowed for {module}")),
-                    },
-                )
+                .try_for_each(|(k, v)| match (option_spec(module, k), v) {
+                    (Some((_, allowed)), ParamValue::Str(s))
+                        if s == CUSTOM || allowed.contains(&s.as_ref()) =>
+                    {
+                        Ok(())
+                    }
+                    _ => Err(format!("param {k} is not allowed for {module}")),
+                })
         }
         "cluster" => {
-            only(&[
-                "uptime",
-                "version",
-                "component",
-                "node_number",
-                "config_type",
-            ])?;
+            only(CLUSTER_PARAMS)?;
             if let Some(v) = p.get("uptime") {
                 match v {
                     ParamValue::Str(s) if is_uptime(s) => {}
@@ -557,34 +202,37 @@ pub fn check_event(event: &Event) -> Result<(), String> {
                 count("node_number", 1)?;
             }
             if p.contains_key("config_type") {
-                str_in("config_type", Lists::CONFIG_TYPES)?;
+                str_in("config_type", CONFIG_TYPES)?;
             }
             Ok(())
         }
-        "http_api" => all_enabled(Lists::HTTP_API_HANDLERS),
-        "transport_mechanism" => all_enabled(Lists::HTTP_TRANSPORTS.or(Lists::C2S_TRANSPORTS)),
+        "http_api" => all_enabled(is_http_api_handler),
+        "transport_mechanism" => all_enabled(is_transport),
         "tls_option" => {
-            only(&["mode", "module"])?;
-            str_in("mode", Lists::TLS_MODES)?;
-            str_in("module", Lists::TLS_MODULES)
+            only(TLS_OPTION_PARAMS)?;
+            str_in("mode", TLS_MODES)?;
+            str_in("module", TLS_MODULES)
         }
         "outgoing_pool" => {
-            only(&["value"])?;
-            str_in("value", Lists::POOL_TYPES)
+            only(VALUE_PARAMS)?;
+            str_in("value", POOL_TYPES)
         }
         "xmpp_stanza_count" => {
-            only(&["stanza_type", "total", "increment"])?;
-            str_in("stanza_type", Lists::STANZA_TYPES)?;
+            only(STANZA_COUNT_PARAMS)?;
+            str_in("stanza_type", STANZA_TYPES)?;
             count("total", 0)?;
             count("increment", 0)
         }
-        _ => Err("event name is not one this engine sends".into()),
+        _ => Err(NOT_SENT.into()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::allowlists::{
+        API_VERSION_VALUES, BACKEND_MODULES, BACKEND_VALUES, ONLINE_BACKEND_VALUES,
+    };
 
     #[test]
     fn versions_keep_only_release_and_describe_suffix() {
@@ -632,64 +280,73 @@ mod tests {
         assert!(!is_uptime("0000-00:00"));
     }
 
+    /// One byte more, one less, the last or the middle one changed, and upper case.
+    fn near_misses(w: &str) -> Vec<String> {
+        let flip = |at: usize| {
+            let mut b = w.as_bytes().to_vec();
+            b[at] ^= 1;
+            String::from_utf8(b).unwrap_or_default()
+        };
+        vec![
+            format!("{w}_"),
+            w[..w.len() - 1].to_string(),
+            flip(w.len() - 1),
+            flip(w.len() / 2),
+            w.to_ascii_uppercase(),
+        ]
+    }
+
     #[test]
-    fn word_table_finds_every_word_and_only_those() {
-        let words: Vec<&str> = WORD_LISTS
-            .iter()
-            .flat_map(|(l, _)| l.iter().copied())
-            .chain(release::all_reported_modules())
-            .chain(release::all_http_api_handlers())
-            .collect();
-        let distinct: std::collections::BTreeSet<&str> = words.iter().copied().collect();
-        assert!(distinct.len() * 4 <= WORD_SLOTS);
-        assert_eq!(WORDS.words.len(), distinct.len());
-        assert!(distinct.len() < 255, "slots hold a word's index in a u8");
-        for &w in &words {
-            assert!(w.len() <= MAX_WORD_LEN, "{w}");
-            assert_eq!(interned(w), Some(w));
-            assert_eq!(interned_bytes(w.as_bytes()), Some(w));
-            // Near misses: one byte more, less or changed, and other cases.
-            let longer = format!("{w}_");
-            let shorter = &w[..w.len() - 1];
-            let mut changed = w.as_bytes().to_vec();
-            let last = changed.len() - 1;
-            changed[last] ^= 1;
-            let mut middle = w.as_bytes().to_vec();
-            middle[w.len() / 2] ^= 1;
-            let upper = w.to_ascii_uppercase();
-            for near in [
-                longer.as_bytes(),
-                shorter.as_bytes(),
-                &changed,
-                &middle,
-                upper.as_bytes(),
-            ] {
-                if !words.iter().any(|x| x.as_bytes() == near) {
-                    assert_eq!(interned_bytes(near), None, "{near:?}");
+    fn each_allowlist_word_is_found_and_near_misses_are_not() {
+        let modules: Vec<&str> = release::all_reported_modules().collect();
+        let handlers: Vec<&str> = release::all_http_api_handlers().collect();
+        let transports: Vec<&str> = release::all_http_transports().collect();
+        let lists: [&[&'static str]; 17] = [
+            EVENT_NAMES,
+            VALUE_PARAMS,
+            CLUSTER_PARAMS,
+            TLS_OPTION_PARAMS,
+            STANZA_COUNT_PARAMS,
+            BACKEND_MODULES,
+            BACKEND_VALUES,
+            ONLINE_BACKEND_VALUES,
+            API_VERSION_VALUES,
+            C2S_TRANSPORTS,
+            TLS_MODES,
+            TLS_MODULES,
+            POOL_TYPES,
+            STANZA_TYPES,
+            CONFIG_TYPES,
+            &modules,
+            &handlers,
+        ];
+        for list in lists.iter().copied().chain([&transports[..]]) {
+            for &w in list {
+                assert_eq!(find_in(list, w), Some(w));
+                for near in near_misses(w) {
+                    if !list.contains(&near.as_str()) {
+                        assert_eq!(find_in(list, &near), None, "{near:?}");
+                    }
                 }
             }
+            for w in [
+                "mod_acme_billing",
+                "",
+                "Mod_mam",
+                "mod_mam ",
+                &"x".repeat(300),
+            ] {
+                assert_eq!(find_in(list, w), None, "{w}");
+            }
         }
-        for w in [
-            "mod_acme_billing",
-            "",
-            "Mod_mam",
-            "mod_mam ",
-            &"x".repeat(300),
-        ] {
-            assert_eq!(interned(w), None, "{w}");
+        for &m in &modules {
+            assert!(is_known_module(m), "{m}");
+            for near in near_misses(m) {
+                assert_eq!(is_known_module(&near), modules.contains(&near.as_str()));
+            }
         }
-        assert_eq!(interned_bytes(&[0xff, 0xfe]), None);
-        for m in release::all_reported_modules() {
-            assert_eq!(known_module(m), Some(m));
-        }
-        assert_eq!(
-            words
-                .iter()
-                .filter(|w| known_module(w).is_some())
-                .collect::<std::collections::BTreeSet<_>>()
-                .len(),
-            54
-        );
+        let distinct: std::collections::BTreeSet<&str> = modules.iter().copied().collect();
+        assert_eq!(distinct.len(), 54);
         for m in [
             "mod_zzz",
             "mod_ping",
@@ -697,76 +354,137 @@ mod tests {
             "module_with_opt",
             "mod_mam_",
         ] {
-            assert_eq!(known_module(m), None, "{m}");
+            assert!(!is_known_module(m), "{m}");
+        }
+        for &h in &handlers {
+            assert!(is_http_api_handler(h), "{h}");
+            assert!(!is_http_api_handler(&format!("{h}_")), "{h}");
+        }
+        for &t in transports.iter().chain(C2S_TRANSPORTS) {
+            assert!(is_transport(t), "{t}");
+            assert!(!is_transport(&t.to_ascii_uppercase()), "{t}");
+        }
+        assert!(!is_transport("udp") && !is_http_api_handler("mod_ping"));
+    }
+
+    /// An event named `name` with string params.
+    fn event(name: &'static str, params: &[(&'static str, &str)]) -> Event {
+        Event::new(
+            name,
+            params
+                .iter()
+                .map(|(k, v)| (*k, ParamValue::from(v.to_string()))),
+        )
+    }
+
+    #[test]
+    fn the_send_check_takes_each_allowlisted_value_and_refuses_near_misses() {
+        // (param, its allowlist, an event carrying a value for it)
+        type Check = (&'static str, &'static [&'static str], fn(&str) -> Event);
+        let checks: [Check; 5] = [
+            ("mode", TLS_MODES, |v| {
+                event("tls_option", &[("mode", v), ("module", "just_tls")])
+            }),
+            ("module", TLS_MODULES, |v| {
+                event("tls_option", &[("mode", "tls"), ("module", v)])
+            }),
+            ("value", POOL_TYPES, |v| {
+                event("outgoing_pool", &[("value", v)])
+            }),
+            ("config_type", CONFIG_TYPES, |v| {
+                event("cluster", &[("config_type", v)])
+            }),
+            ("stanza_type", STANZA_TYPES, |v| {
+                let mut e = event("xmpp_stanza_count", &[("stanza_type", v)]);
+                e.params.insert("total".into(), ParamValue::Int(3));
+                e.params.insert("increment".into(), ParamValue::Int(1));
+                e
+            }),
+        ];
+        for (param, list, make) in checks {
+            for &w in list {
+                assert_eq!(check_event(&make(w)), Ok(()), "{param} {w}");
+                for near in near_misses(w) {
+                    assert_eq!(
+                        check_event(&make(&near)),
+                        Err(format!("param {param} has a value that is not allowed")),
+                        "{param} {near:?}"
+                    );
+                }
+            }
+        }
+        for (opt, modules, values) in MODULE_OPTIONS {
+            for &module in *modules {
+                for &v in values.iter().chain([&CUSTOM]) {
+                    let e = event("module_with_opt", &[("module", module), (opt, v)]);
+                    assert_eq!(check_event(&e), Ok(()), "{module} {opt} {v}");
+                }
+                for near in values.iter().flat_map(|v| near_misses(v)) {
+                    if values.contains(&near.as_str()) {
+                        continue;
+                    }
+                    let e = event("module_with_opt", &[("module", module), (opt, &near)]);
+                    let refused = format!("param {opt} is not allowed for {module}");
+                    assert_eq!(check_event(&e), Err(refused), "{module} {opt} {near}");
+                }
+            }
+        }
+        let http_api = |h: &'static str| event("http_api", &[(h, ENABLED)]);
+        for h in release::all_http_api_handlers() {
+            assert_eq!(check_event(&http_api(h)), Ok(()), "{h}");
+        }
+        let transport = |t: &'static str| event("transport_mechanism", &[(t, ENABLED)]);
+        for t in release::all_http_transports().chain(C2S_TRANSPORTS.iter().copied()) {
+            assert_eq!(check_event(&transport(t)), Ok(()), "{t}");
+        }
+        for off in ["mod_ping", "udp", "mongoose_bosh_handler_"] {
+            assert!(check_event(&http_api(off)).is_err(), "{off}");
+            assert!(check_event(&transport(off)).is_err(), "{off}");
         }
     }
 
     #[test]
-    fn word_lists_bits_match_list_membership() {
-        let words: Vec<&str> = WORD_LISTS
-            .iter()
-            .flat_map(|(l, _)| l.iter().copied())
-            .chain(["mod_ping", "acme", ""])
-            .collect();
-        for (list, bit) in WORD_LISTS {
-            for &w in &words {
-                assert_eq!(lists_of(w).meets(bit), list.contains(&w), "{w}");
-                assert_eq!(on_list(bit, w), find_in(list, w), "{w}");
-            }
+    fn every_event_name_has_its_rule() {
+        for &name in EVENT_NAMES {
+            let refused = check_event(&Event::new::<i64>(name, []));
+            assert_ne!(refused, Err(NOT_SENT.into()), "{name}");
         }
-    }
-
-    #[test]
-    fn word_lookups_stay_short() {
-        // Each word sits within a few slots of its hash: a lookup is one or two comparisons.
-        let (mut probes, mut words) = (0, 0);
-        for (list, _) in WORD_LISTS {
-            for w in list {
-                let home = Key::of(w.as_bytes()).slot();
-                let at = (0..WORD_SLOTS).find(|d| {
-                    let k = usize::from(WORDS.slots[(home + d) & (WORD_SLOTS - 1)]);
-                    k > 0 && WORDS.words[k - 1].text == *w
-                });
-                assert!(at.is_some_and(|d| d <= 3), "{w}: {at:?}");
-                probes += at.unwrap_or(WORD_SLOTS);
-                words += 1;
-            }
+        for name in ["page_view", "host_counts", "", "Cluster"] {
+            let e = Event {
+                name: name.to_string().into(),
+                params: Default::default(),
+            };
+            assert_eq!(check_event(&e), Err(NOT_SENT.into()), "{name}");
         }
-        assert!(
-            probes * 4 <= words,
-            "{probes} extra probes for {words} words"
-        );
     }
 
     #[test]
     fn module_and_option_allowlists() {
+        let option_values = |module, opt| option_spec(module, opt).map(|(_, values)| values);
         assert!(is_known_module("mod_mam"));
         assert!(is_known_module("mod_bosh"));
         assert!(!is_known_module("mod_ping"));
         assert!(!is_known_module("mod_acme_billing"));
-        assert_eq!(
-            option_values("mod_mam", "backend"),
-            Some(&BACKEND_VALUES[..])
-        );
+        assert_eq!(option_values("mod_mam", "backend"), Some(BACKEND_VALUES));
         assert_eq!(option_values("mod_mam", "online_backend"), None);
         assert_eq!(
             option_values("mod_muc", "online_backend"),
-            Some(&ONLINE_BACKEND_VALUES[..])
+            Some(ONLINE_BACKEND_VALUES)
         );
         assert_eq!(
             option_values("mod_push_service_mongoosepush", "api_version"),
-            Some(&API_VERSION_VALUES[..])
+            Some(API_VERSION_VALUES)
         );
         assert_eq!(option_values("mod_adhoc", "backend"), None);
         assert_eq!(option_values("mod_mam", "host"), None);
-        assert_eq!(option_value(Lists::BACKEND_VALUES, "rdbms"), "rdbms");
-        assert_eq!(option_value(Lists::BACKEND_VALUES, "acme_db"), CUSTOM);
-        assert_eq!(option_value(Lists::BACKEND_VALUES, "v2"), CUSTOM);
-        assert_eq!(option_value(Lists::API_VERSION_VALUES, "v1"), CUSTOM);
-        assert_eq!(option_value(Lists::API_VERSION_VALUES, "v3"), "v3");
+        assert_eq!(option_value(BACKEND_VALUES, "rdbms"), "rdbms");
+        assert_eq!(option_value(BACKEND_VALUES, "acme_db"), CUSTOM);
+        assert_eq!(option_value(BACKEND_VALUES, "v2"), CUSTOM);
+        assert_eq!(option_value(API_VERSION_VALUES, "v1"), CUSTOM);
+        assert_eq!(option_value(API_VERSION_VALUES, "v3"), "v3");
         assert_eq!(
             option_spec("mod_mam", "backend"),
-            Some(("backend", Lists::BACKEND_VALUES))
+            Some(("backend", BACKEND_VALUES))
         );
         assert_eq!(option_spec("mod_ping", "backend"), None);
         assert_eq!(option_values("mod_sic", "backend"), None);
