@@ -6,3 +6,4 @@ pub mod dispatch;
 pub mod outcome;
 pub mod retry;
 pub mod sender;
+pub mod validation;
