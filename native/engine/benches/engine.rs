@@ -6,10 +6,11 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use mongoose_system_metrics_engine::api;
-use mongoose_system_metrics_engine::event::{Event, ParamValue};
-use mongoose_system_metrics_engine::json;
-use mongoose_system_metrics_engine::plan::{self, Mode};
-use mongoose_system_metrics_engine::value::Value;
+use mongoose_system_metrics_engine::node::value::Value;
+use mongoose_system_metrics_engine::report::event::{Event, ParamValue};
+use mongoose_system_metrics_engine::wire::ga4::Mode;
+use mongoose_system_metrics_engine::wire::json;
+use mongoose_system_metrics_engine::wire::plan;
 use std::hint::black_box;
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 //! (`<<Count:32, [<<Len:32, Body/binary>>]>>`, as bench/msm_bench.erl writes it). Each report
 //! POSTs them in order (sequential batches, as for one tracking id), one report at a time,
 //! on a Tokio runtime configured like the engine's dispatcher (one worker thread, at most two
-//! blocking threads), with the engine's own HTTP client (`client::build_client`). The calling
+//! blocking threads), with the engine's own HTTP client (`delivery::client::build_client`). The calling
 //! thread submits each report to the runtime and waits for it, as a scheduler thread does.
 //!
 //! Prints `floor_cpu_ns_per_report`, measured for the whole process (every thread, summed from
@@ -15,8 +15,8 @@
 
 use std::time::Instant;
 
-use mongoose_system_metrics_engine::client::build_client;
-use mongoose_system_metrics_engine::dispatch::build_runtime;
+use mongoose_system_metrics_engine::delivery::client::build_client;
+use mongoose_system_metrics_engine::delivery::dispatch::build_runtime;
 
 const WARMUP: usize = 200;
 

@@ -1,19 +1,19 @@
 //! The engine's entry points, one per NIF function, on decoded terms.
 
-use crate::event::Event;
-use crate::json;
-use crate::node_info::NodeInfo;
-use crate::options::SendOptions;
-use crate::plan::{self, SendPlan};
-use crate::report;
-use crate::value::{InputError, PathElem, Value};
+use crate::node::node_info::NodeInfo;
+use crate::node::value::{InputError, PathElem, Value};
+use crate::report::build;
+use crate::report::event::Event;
+use crate::wire::json;
+use crate::wire::options::SendOptions;
+use crate::wire::plan::{self, SendPlan};
 
 /// `build_report/1`: the events of one report. The events are made from the allowlists
 /// only, so they are not re-checked here: the property tests check every built report
 /// against the send-time rules, and every send re-checks.
 pub fn build_report(node_info: &Value) -> Result<Vec<Event>, InputError> {
     let info = NodeInfo::from_value(node_info)?;
-    Ok(report::build(&info))
+    Ok(build::build(&info))
 }
 
 /// `encode_json/1`: the checked events, pretty-printed.

@@ -2,9 +2,10 @@
 //! batching, JSON and planning.
 
 use mongoose_system_metrics_engine::api;
-use mongoose_system_metrics_engine::event::{Event, ParamValue};
-use mongoose_system_metrics_engine::plan::{self, Mode};
-use mongoose_system_metrics_engine::value::{PathElem, Value};
+use mongoose_system_metrics_engine::node::value::{PathElem, Value};
+use mongoose_system_metrics_engine::report::event::{Event, ParamValue};
+use mongoose_system_metrics_engine::wire::ga4::Mode;
+use mongoose_system_metrics_engine::wire::plan;
 
 fn atom(s: &str) -> Value {
     Value::Atom(s.into())
@@ -230,7 +231,7 @@ fn report_is_deterministic_and_privacy_clean() {
     let a = api::build_report(&full_node_info()).unwrap();
     let b = api::build_report(&full_node_info()).unwrap();
     assert_eq!(a, b);
-    let json = String::from_utf8(mongoose_system_metrics_engine::json::pretty(&a)).unwrap();
+    let json = String::from_utf8(mongoose_system_metrics_engine::wire::json::pretty(&a)).unwrap();
     for leak in ["acme", "udp", "mod_ping"] {
         assert!(!json.contains(leak), "{leak} leaked into {json}");
     }

@@ -2,8 +2,8 @@
 //! strings planted in every field never reach an event, the JSON or a request body.
 
 use mongoose_system_metrics_engine::api;
-use mongoose_system_metrics_engine::json;
-use mongoose_system_metrics_engine::value::Value;
+use mongoose_system_metrics_engine::node::value::Value;
+use mongoose_system_metrics_engine::wire::json;
 use proptest::prelude::*;
 
 const KEYS: [&str; 16] = [
@@ -28,7 +28,7 @@ const KEYS: [&str; 16] = [
 fn any_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         prop::sample::select(KEYS.to_vec()).prop_map(|k| Value::Atom(k.into())),
-        "[a-z_]{0,12}".prop_map(|s: String| Value::Atom(s.into())),
+        "[a-z_]{0,12}".prop_map(Value::Atom),
         prop::collection::vec(any::<u8>(), 0..40).prop_map(Value::Binary),
         any::<i64>().prop_map(Value::Int),
         any::<f64>().prop_map(Value::Float),
@@ -117,7 +117,7 @@ proptest! {
         let v = Value::Map(pairs.into_iter().map(|(k, v)| (Value::Atom(k.into()), v)).collect());
         if let Ok(events) = api::build_report(&v) {
             // Whatever is built passes the send-time checks.
-            prop_assert!(mongoose_system_metrics_engine::plan::check_events(&events).is_ok());
+            prop_assert!(mongoose_system_metrics_engine::wire::plan::check_events(&events).is_ok());
         }
     }
 

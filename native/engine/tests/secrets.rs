@@ -8,9 +8,9 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use mongoose_system_metrics_engine::api;
-use mongoose_system_metrics_engine::dispatch::Dispatcher;
-use mongoose_system_metrics_engine::outcome::SendError;
-use mongoose_system_metrics_engine::value::Value;
+use mongoose_system_metrics_engine::delivery::dispatch::Dispatcher;
+use mongoose_system_metrics_engine::delivery::outcome::SendError;
+use mongoose_system_metrics_engine::node::value::Value;
 
 const SECRET: &str = "PANIC-and-DEBUG-s3cret";
 

@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use mongoose_system_metrics_engine::client::ClientCache;
-use mongoose_system_metrics_engine::dispatch::{DispatchError, Dispatcher};
-use mongoose_system_metrics_engine::outcome::{SendError, TrackingResult};
-use mongoose_system_metrics_engine::plan::{Mode, PlannedRequest, SendPlan, TrackingPlan};
-use mongoose_system_metrics_engine::secret::{Secret, SecretUrl};
-use mongoose_system_metrics_engine::sender::execute;
+use mongoose_system_metrics_engine::delivery::client::ClientCache;
+use mongoose_system_metrics_engine::delivery::dispatch::{DispatchError, Dispatcher};
+use mongoose_system_metrics_engine::delivery::outcome::{SendError, TrackingResult};
+use mongoose_system_metrics_engine::delivery::sender::execute;
+use mongoose_system_metrics_engine::wire::ga4::Mode;
+use mongoose_system_metrics_engine::wire::plan::{PlannedRequest, SendPlan, TrackingPlan};
+use mongoose_system_metrics_engine::wire::secret::{Secret, SecretUrl};
 use support::{Action, TestServer};
 use tokio_util::sync::CancellationToken;
 

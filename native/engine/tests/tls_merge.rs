@@ -7,11 +7,12 @@ mod support;
 
 use std::time::Duration;
 
-use mongoose_system_metrics_engine::client::ClientCache;
-use mongoose_system_metrics_engine::outcome::SendError;
-use mongoose_system_metrics_engine::plan::{Mode, PlannedRequest, SendPlan, TrackingPlan};
-use mongoose_system_metrics_engine::secret::{Secret, SecretUrl};
-use mongoose_system_metrics_engine::sender::execute;
+use mongoose_system_metrics_engine::delivery::client::ClientCache;
+use mongoose_system_metrics_engine::delivery::outcome::SendError;
+use mongoose_system_metrics_engine::delivery::sender::execute;
+use mongoose_system_metrics_engine::wire::ga4::Mode;
+use mongoose_system_metrics_engine::wire::plan::{PlannedRequest, SendPlan, TrackingPlan};
+use mongoose_system_metrics_engine::wire::secret::{Secret, SecretUrl};
 use support::TestPki;
 use tokio_util::sync::CancellationToken;
 

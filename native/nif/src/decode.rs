@@ -4,8 +4,8 @@
 //! read by name, never created; whatever the engine does not read (pids, tuples, floats...)
 //! becomes a named [`Value::Other`] for the schema readers to refuse with a path.
 
-use mongoose_system_metrics_engine::value::{
-    Atom, InputError, PathElem, Value, MAX_BINARY_BYTES, MAX_ITEMS,
+use mongoose_system_metrics_engine::node::value::{
+    InputError, PathElem, Value, MAX_BINARY_BYTES, MAX_ITEMS,
 };
 use rustler::types::MapIterator;
 use rustler::{Binary, LocalPid, Term, TermType};
@@ -35,7 +35,7 @@ impl Decoder {
     fn value(&mut self, term: Term, depth_left: usize) -> Result<Value, InputError> {
         Ok(match term.get_type() {
             TermType::Atom => match term.atom_to_string() {
-                Ok(name) => Value::Atom(Atom::from(name)),
+                Ok(name) => Value::Atom(name),
                 Err(_) => Value::Other("atom"),
             },
             TermType::Binary => match term.decode::<Binary>() {

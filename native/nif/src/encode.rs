@@ -2,10 +2,12 @@
 
 use std::collections::HashMap;
 
-use mongoose_system_metrics_engine::event::{Event, ParamValue};
-use mongoose_system_metrics_engine::outcome::{SendError, TrackingResult, ValidationMessage};
-use mongoose_system_metrics_engine::plan::SendPlan;
-use mongoose_system_metrics_engine::value::{InputError, PathElem};
+use mongoose_system_metrics_engine::delivery::outcome::{
+    SendError, TrackingResult, ValidationMessage,
+};
+use mongoose_system_metrics_engine::node::value::{InputError, PathElem};
+use mongoose_system_metrics_engine::report::event::{Event, ParamValue};
+use mongoose_system_metrics_engine::wire::plan::SendPlan;
 use rustler::types::atom::Atom;
 use rustler::types::binary::NewBinary;
 use rustler::{Encoder, Env, Term};

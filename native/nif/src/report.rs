@@ -4,12 +4,12 @@
 //! on the caller's scheduler.
 
 use mongoose_system_metrics_engine::api;
-use mongoose_system_metrics_engine::event::EVENTS_MAX_DEPTH;
-use mongoose_system_metrics_engine::node_info::NODE_INFO_MAX_DEPTH;
-use mongoose_system_metrics_engine::options::OPTIONS_MAX_DEPTH;
-use mongoose_system_metrics_engine::plan::SendPlan;
-use mongoose_system_metrics_engine::release::{ReleaseLine, StanzaCounters};
-use mongoose_system_metrics_engine::value::{InputError, MAX_BINARY_BYTES};
+use mongoose_system_metrics_engine::node::node_info::NODE_INFO_MAX_DEPTH;
+use mongoose_system_metrics_engine::node::value::{InputError, MAX_BINARY_BYTES};
+use mongoose_system_metrics_engine::report::event::EVENTS_MAX_DEPTH;
+use mongoose_system_metrics_engine::report::release::{ReleaseLine, StanzaCounters};
+use mongoose_system_metrics_engine::wire::options::OPTIONS_MAX_DEPTH;
+use mongoose_system_metrics_engine::wire::plan::SendPlan;
 use rustler::{Binary, Encoder, Env, Term};
 
 use crate::atoms;

@@ -2,10 +2,10 @@
 //! dispatcher and return at once; the result comes back as one message. Only send_report
 //! does real work, on a dirty scheduler; the others are cheap.
 
-use mongoose_system_metrics_engine::dispatch::{DispatchError, Dispatcher};
-use mongoose_system_metrics_engine::outcome::TrackingResult;
-use mongoose_system_metrics_engine::plan::SendPlan;
-use mongoose_system_metrics_engine::value::{InputError, PathElem};
+use mongoose_system_metrics_engine::delivery::dispatch::{DispatchError, Dispatcher};
+use mongoose_system_metrics_engine::delivery::outcome::TrackingResult;
+use mongoose_system_metrics_engine::node::value::{InputError, PathElem};
+use mongoose_system_metrics_engine::wire::plan::SendPlan;
 use once_cell::sync::Lazy;
 use rustler::{Encoder, Env, LocalPid, OwnedEnv, Term, TermType};
 

@@ -16,10 +16,11 @@ use thiserror::Error;
 use tokio::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::ClientCache;
-use crate::outcome::{SendError, TrackingResult};
-use crate::plan::{Mode, SendPlan};
-use crate::sender;
+use crate::delivery::client::ClientCache;
+use crate::delivery::outcome::{SendError, TrackingResult};
+use crate::delivery::sender;
+use crate::wire::ga4::Mode;
+use crate::wire::plan::SendPlan;
 
 /// Default bound on sends in flight.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;

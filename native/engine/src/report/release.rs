@@ -160,11 +160,13 @@ impl ReleaseLine {
         format!("6.{}", self.minor)
     }
 
-    /// Whether MongooseIM of this line names `module` in its reports.
-    pub fn reports_module(self, module: &str) -> bool {
+    /// `module` as this line's table spells it, when MongooseIM of this line names it in its
+    /// reports.
+    pub fn reported_module(self, module: &str) -> Option<&'static str> {
         REPORTED_MODULES
             .iter()
-            .any(|(m, first, last)| *m == module && (*first..=*last).contains(&self.minor))
+            .find(|(m, first, last)| *m == module && (*first..=*last).contains(&self.minor))
+            .map(|(m, _, _)| *m)
     }
 
     /// The HTTP handlers this line names in `http_api`.
@@ -245,7 +247,7 @@ mod tests {
         for (minor, want) in sizes {
             let line = ReleaseLine { minor };
             let n = all_reported_modules()
-                .filter(|m| line.reports_module(m))
+                .filter(|m| line.reported_module(m).is_some())
                 .count();
             assert_eq!(n, want, "6.{minor}");
         }

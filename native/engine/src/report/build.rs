@@ -3,10 +3,13 @@
 
 use std::borrow::Cow;
 
-use crate::event::{Event, ParamValue, Params};
-use crate::node_info::{NodeInfo, OptScalar, OptValue, StanzaCounts};
-use crate::privacy::{self, Lists, ENABLED};
-use crate::release::ReleaseLine;
+use crate::node::node_info::{NodeInfo, OptScalar, OptValue, StanzaCounts};
+use crate::report::allowlists::{
+    C2S_TRANSPORTS, CUSTOM, ENABLED, POOL_TYPES, STANZA_TYPES, TLS_MODES, TLS_MODULES,
+};
+use crate::report::event::{Event, ParamValue, Params};
+use crate::report::privacy::{self, find_in};
+use crate::report::release::ReleaseLine;
 
 /// The events of one report, deterministic for a given input. Order (as MongooseIM's
 /// collector): host_count, domain_count, module_with_opt..., custom_module_count, cluster,
@@ -38,7 +41,7 @@ pub fn build(info: &NodeInfo) -> Vec<Event> {
     events.extend(
         info.outgoing_pools
             .iter()
-            .filter_map(|p| privacy::on_list(Lists::POOL_TYPES, p))
+            .filter_map(|p| find_in(POOL_TYPES, p))
             .map(|p| Event::new("outgoing_pool", [("value", p)])),
     );
     if let Some(counts) = &info.stanza_counts {
@@ -62,32 +65,25 @@ fn scalar_text<'a>(s: &'a OptScalar) -> Option<&'a str> {
 fn module_events(info: &NodeInfo, line: ReleaseLine, events: &mut Vec<Event>) -> i64 {
     let mut custom: Vec<&str> = Vec::new();
     for entry in &info.modules {
-        let module = match privacy::word_of(entry.module) {
-            Some((module, lists))
-                if lists.meets(Lists::KNOWN_MODULES) && line.reports_module(module) =>
-            {
-                (module, lists)
-            }
-            _ => {
-                custom.push(entry.module);
-                continue;
-            }
+        let Some(module) = line.reported_module(entry.module) else {
+            custom.push(entry.module);
+            continue;
         };
         let mut params = Params::new();
         for (name, value) in &info.module_opts[entry.opts.clone()] {
-            let Some((name, allowed)) = privacy::option_spec_for(module.1, module.0, name) else {
+            let Some((name, allowed)) = privacy::option_spec(module, name) else {
                 continue;
             };
             // A list is no value GA4 takes: it is sent as `custom`, as any value off the list.
             let value = match value {
                 OptValue::Scalar(s) => {
-                    scalar_text(s).map_or(privacy::CUSTOM, |t| privacy::option_value(allowed, t))
+                    scalar_text(s).map_or(CUSTOM, |t| privacy::option_value(allowed, t))
                 }
-                OptValue::List(_) => privacy::CUSTOM,
+                OptValue::List(_) => CUSTOM,
             };
             params.insert(Cow::Borrowed(name), ParamValue::from(value));
         }
-        params.insert(Cow::Borrowed("module"), ParamValue::from(module.0));
+        params.insert(Cow::Borrowed("module"), ParamValue::from(module));
         events.push(Event {
             name: Cow::Borrowed("module_with_opt"),
             params,
@@ -140,7 +136,7 @@ fn http_api_event(info: &NodeInfo, line: ReleaseLine) -> Event {
         "http_api",
         info.http_handlers
             .iter()
-            .filter_map(|h| privacy::find_in(line.http_api_handlers(), h)),
+            .filter_map(|h| find_in(line.http_api_handlers(), h)),
     )
 }
 
@@ -148,11 +144,11 @@ fn transport_event(info: &NodeInfo, line: ReleaseLine) -> Event {
     let http = info
         .http_handlers
         .iter()
-        .filter_map(|h| privacy::find_in(line.http_transports(), h));
+        .filter_map(|h| find_in(line.http_transports(), h));
     let c2s = info
         .c2s_listeners
         .iter()
-        .filter_map(|l| privacy::on_list(Lists::C2S_TRANSPORTS, l.proto));
+        .filter_map(|l| find_in(C2S_TRANSPORTS, l.proto));
     enabled_event("transport_mechanism", http.chain(c2s))
 }
 
@@ -163,12 +159,7 @@ fn tls_events(info: &NodeInfo, events: &mut Vec<Event>) {
         .c2s_listeners
         .iter()
         .filter_map(|l| l.tls.as_ref())
-        .filter_map(|t| {
-            Some((
-                privacy::on_list(Lists::TLS_MODES, t.mode)?,
-                privacy::on_list(Lists::TLS_MODULES, t.module)?,
-            ))
-        })
+        .filter_map(|t| Some((find_in(TLS_MODES, t.mode)?, find_in(TLS_MODULES, t.module)?)))
         .collect();
     pairs.sort_unstable();
     pairs.dedup();
@@ -185,7 +176,7 @@ fn tls_events(info: &NodeInfo, events: &mut Vec<Event>) {
 fn stanza_events(counts: &StanzaCounts, previous: Option<&StanzaCounts>, events: &mut Vec<Event>) {
     let lookup =
         |set: &StanzaCounts, name: &str| set.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
-    events.extend(privacy::STANZA_TYPES.iter().filter_map(|t| {
+    events.extend(STANZA_TYPES.iter().filter_map(|t| {
         let total = lookup(counts, t)?;
         let increment = match previous.and_then(|p| lookup(p, t)) {
             Some(prev) if prev <= total => total - prev,

@@ -6,7 +6,7 @@
 //! the tracking ids not yet finished report [`SendError::Cancelled`].
 //!
 //! The api_secret is in the request URL. reqwest errors carry the URL, so they are stripped
-//! (`without_url`) and never formatted; only [`SecretUrl`](crate::secret::SecretUrl)'s masked
+//! (`without_url`) and never formatted; only [`SecretUrl`](crate::wire::secret::SecretUrl)'s masked
 //! form is ever shown.
 
 use std::error::Error as StdError;
@@ -16,22 +16,17 @@ use std::time::{Duration, SystemTime};
 use futures_util::future::join_all;
 use futures_util::FutureExt;
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
-use serde_json::Value as Json;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::ClientCache;
-use crate::outcome::{SendError, TrackingResult, ValidationMessage};
-use crate::plan::{Mode, PlannedRequest, SendPlan, TrackingPlan};
-use crate::retry::{parse_retry_after, Attempt, Decision, RandomJitter, RetryPolicy};
+use crate::delivery::client::ClientCache;
+use crate::delivery::outcome::{SendError, TrackingResult, ValidationMessage};
+use crate::delivery::retry::{parse_retry_after, Attempt, Decision, RandomJitter, RetryPolicy};
+use crate::delivery::validation::{parse_validation_messages, MAX_VALIDATION_MESSAGES};
+use crate::wire::ga4::Mode;
+use crate::wire::plan::{PlannedRequest, SendPlan, TrackingPlan};
 
 /// At most this much of an answer body is read.
 pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
-
-/// Validation message fields are truncated to this many characters.
-pub const MAX_VALIDATION_FIELD_CHARS: usize = 256;
-
-/// At most this many validation messages are kept per tracking id.
-pub const MAX_VALIDATION_MESSAGES: usize = 1000;
 
 /// Sends every request of `plan` and reports one [`TrackingResult`] per tracking id, in the
 /// plan's order.
@@ -332,76 +327,9 @@ pub fn is_tls_error(err: &(dyn StdError + 'static)) -> bool {
     false
 }
 
-/// Parses the validation server's answer:
-/// `{"validationMessages": [{"fieldPath", "description", "validationCode"}]}`.
-/// Anything unexpected yields no message rather than an error.
-pub fn parse_validation_messages(body: &[u8]) -> Vec<ValidationMessage> {
-    let Ok(json) = serde_json::from_slice::<Json>(body) else {
-        return Vec::new();
-    };
-    let Some(list) = json.get("validationMessages").and_then(Json::as_array) else {
-        return Vec::new();
-    };
-    list.iter()
-        .filter(|m| m.is_object())
-        .take(MAX_VALIDATION_MESSAGES)
-        .map(|m| ValidationMessage {
-            field_path: field(m, "fieldPath"),
-            description: field(m, "description"),
-            validation_code: field(m, "validationCode"),
-        })
-        .collect()
-}
-
-fn field(message: &Json, name: &str) -> String {
-    let text = match message.get(name) {
-        None | Some(Json::Null) => String::new(),
-        Some(Json::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-    };
-    truncate_chars(text, MAX_VALIDATION_FIELD_CHARS)
-}
-
-fn truncate_chars(mut text: String, max: usize) -> String {
-    if let Some((at, _)) = text.char_indices().nth(max) {
-        text.truncate(at);
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_validation_answers() {
-        let body = br#"{"validationMessages":[
-            {"fieldPath":"events","description":"Event name is invalid","validationCode":"NAME_INVALID"},
-            {"fieldPath":"events.params","validationCode":"VALUE_INVALID","extra":1},
-            "junk",
-            {"fieldPath":12,"description":null}
-        ]}"#;
-        let got = parse_validation_messages(body);
-        assert_eq!(got.len(), 3);
-        assert_eq!(got[0].field_path, "events");
-        assert_eq!(got[0].description, "Event name is invalid");
-        assert_eq!(got[0].validation_code, "NAME_INVALID");
-        assert_eq!(got[1].description, "");
-        assert_eq!(got[2].field_path, "12");
-        assert!(parse_validation_messages(br#"{"validationMessages":[]}"#).is_empty());
-        assert!(parse_validation_messages(b"").is_empty());
-        assert!(parse_validation_messages(b"{\"validationMessages\":").is_empty());
-        assert!(parse_validation_messages(b"[1,2]").is_empty());
-    }
-
-    #[test]
-    fn truncates_fields_by_characters() {
-        let long = "é".repeat(300);
-        let body = serde_json::json!({"validationMessages": [{"description": long}]}).to_string();
-        let got = parse_validation_messages(body.as_bytes());
-        assert_eq!(got[0].description.chars().count(), 256);
-        assert_eq!(truncate_chars("abc".into(), 256), "abc");
-    }
 
     #[test]
     fn finds_rustls_errors_inside_io_errors() {

@@ -6,7 +6,6 @@
 //! [`Path`] of anything wrong.
 
 use std::fmt;
-use std::sync::Arc;
 
 use thiserror::Error;
 
@@ -19,7 +18,7 @@ pub const MAX_BINARY_BYTES: usize = 256;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// An atom's name (`true` and `false` included). Atoms are never created from these.
-    Atom(Atom),
+    Atom(String),
     /// A binary, raw bytes (not necessarily UTF-8).
     Binary(Vec<u8>),
     /// An integer that fits in 64 bits.
@@ -48,120 +47,6 @@ impl Value {
             Value::Other(kind) => kind,
         }
     }
-}
-
-/// An atom's name: a `'static` word (the allowlists' and the schema's own, so reading one
-/// costs no allocation), or a shared copy (one allocation for every occurrence of an atom).
-#[derive(Clone)]
-pub struct Atom(AtomRepr);
-
-#[derive(Clone)]
-enum AtomRepr {
-    Static(&'static str),
-    Shared(Arc<str>),
-}
-
-impl Atom {
-    /// An atom named by a `'static` word.
-    pub const fn from_static(name: &'static str) -> Self {
-        Atom(AtomRepr::Static(name))
-    }
-
-    /// An atom name as text.
-    pub fn as_str(&self) -> &str {
-        match &self.0 {
-            AtomRepr::Static(s) => s,
-            AtomRepr::Shared(s) => s,
-        }
-    }
-}
-
-impl std::ops::Deref for Atom {
-    type Target = str;
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-/// Atoms are equal when their names are, however each is stored.
-impl PartialEq for Atom {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
-    }
-}
-
-impl Eq for Atom {}
-
-/// A word the engine knows becomes its own `'static` copy (no allocation, and clones cost
-/// no atomic operation); any other name is shared.
-impl From<String> for Atom {
-    fn from(name: String) -> Self {
-        match static_atom_name(&name) {
-            Some(word) => Atom::from_static(word),
-            None => Atom(AtomRepr::Shared(name.into())),
-        }
-    }
-}
-
-/// As `From<String>`.
-impl From<&str> for Atom {
-    fn from(name: &str) -> Self {
-        match static_atom_name(name) {
-            Some(word) => Atom::from_static(word),
-            None => Atom(AtomRepr::Shared(name.into())),
-        }
-    }
-}
-
-impl fmt::Debug for Atom {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-/// Atom names the input schemas use as keys and values that are not allowlisted words
-/// (those are found with [`crate::privacy::interned`]): a decoder can hand them out without
-/// copying.
-const SCHEMA_WORDS: &[&str] = &[
-    "version",
-    "uptime_seconds",
-    "node_count",
-    "component_count",
-    "config_type",
-    "host_type_count",
-    "domain_count",
-    "modules",
-    "module",
-    "opts",
-    "http_handlers",
-    "c2s_listeners",
-    "proto",
-    "tls",
-    "mode",
-    "outgoing_pools",
-    "stanza_counts",
-    "previous_stanza_counts",
-    "true",
-    "false",
-    "name",
-    "params",
-    "client_id",
-    "tracking_ids",
-    "id",
-    "secret",
-    "url",
-    "timeout_ms",
-    "max_retries",
-    "cacertfile",
-    "notify",
-    "collect",
-    "validate",
-];
-
-/// The `'static` copy of an atom name the engine knows (an allowlisted word or a schema
-/// word), if it is one.
-pub fn static_atom_name(name: &str) -> Option<&'static str> {
-    crate::privacy::interned(name).or_else(|| SCHEMA_WORDS.iter().find(|w| **w == name).copied())
 }
 
 /// One step of a path into the input: a map key or a 1-based list position.
@@ -330,19 +215,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn schema_and_allowlist_words_are_static() {
-        for w in SCHEMA_WORDS {
-            assert_eq!(static_atom_name(w), Some(*w));
-        }
-        assert_eq!(static_atom_name("mod_mam"), Some("mod_mam"));
-        assert_eq!(static_atom_name("rdbms"), Some("rdbms"));
-        assert_eq!(static_atom_name("mod_acme"), None);
-        assert_eq!(static_atom_name("modules_"), None);
-        let shared = Atom::from("mod_acme");
-        assert_eq!(&*shared, "mod_acme");
-        assert_eq!(format!("{shared:?}"), "\"mod_acme\"");
-        assert_eq!(Atom::from_static("x"), Atom::from("x"));
-        assert_ne!(Atom::from_static("x"), Atom::from("y"));
+    fn atoms_are_compared_and_shown_by_name() {
+        let acme = Value::Atom("mod_acme".into());
+        assert_eq!(format!("{acme:?}"), "Atom(\"mod_acme\")");
+        assert_eq!(acme, Value::Atom(String::from("mod_acme")));
+        assert_ne!(acme, Value::Atom("mod_acme_".into()));
+        assert_ne!(acme, Value::Binary(b"mod_acme".to_vec()));
+        assert_eq!(read::atom(&acme, &[]).unwrap(), "mod_acme");
     }
 
     #[test]

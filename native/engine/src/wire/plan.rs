@@ -5,16 +5,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::secret::SecretUrl;
-
-/// Where the request goes: GA4's collection endpoint or its validation server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// `/mp/collect`: events are recorded.
-    Collect,
-    /// `/debug/mp/collect` with `ENFORCE_RECOMMENDATIONS`: events are only checked.
-    Validate,
-}
+use crate::node::value::{InputError, PathElem};
+use crate::report::event::Event;
+use crate::report::privacy;
+use crate::wire::ga4::{self, Mode};
+use crate::wire::json;
+use crate::wire::options::SendOptions;
+use crate::wire::secret::SecretUrl;
 
 /// One HTTP POST: a batch of at most 25 events, body under 130 kB.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,13 +49,6 @@ pub struct SendPlan {
     /// An extra trusted CA bundle (PEM) added to the system roots.
     pub cacertfile: Option<PathBuf>,
 }
-
-use crate::event::Event;
-use crate::ga4;
-use crate::json;
-use crate::options::SendOptions;
-use crate::privacy;
-use crate::value::{InputError, PathElem};
 
 /// Checks every event against the privacy rules and GA4's rules: a send can only carry what
 /// `build_report` could have produced. The error's path is the event's 1-based position.
@@ -204,8 +194,8 @@ pub fn plan_bodies(bodies: &[(Bytes, usize)], opts: &SendOptions) -> SendPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::SendOptions;
-    use crate::value::Value;
+    use crate::node::value::Value;
+    use crate::wire::options::SendOptions;
 
     fn opts() -> SendOptions {
         let bin = |s: &str| Value::Binary(s.as_bytes().to_vec());

@@ -6,16 +6,14 @@ use std::fmt;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::privacy;
-
-use crate::value::read::{index, key, list};
-use crate::value::{InputError, PathElem, Value};
+use crate::node::value::read::{index, key, list};
+use crate::node::value::{InputError, PathElem, Value};
 
 /// Deepest nesting of a valid event list: list > event map > params map.
 pub const EVENTS_MAX_DEPTH: usize = 3;
 
-/// A name or text of an event: borrowed from the allowlists when it is one of their words
-/// (nearly always), owned otherwise (version, uptime, or text read back that is not on them).
+/// A name or text of an event: borrowed when a report is built from the allowlists' own
+/// words, owned when it is made (version, uptime) or read back from a term.
 pub type Text = Cow<'static, str>;
 
 /// A param value: a string or a number.
@@ -257,20 +255,15 @@ impl Refused {
     }
 }
 
-/// The text of a binary or atom: the allowlists' own copy when it is one of their words, so
-/// reading back what `build_report` produced allocates nothing for names and most values.
+/// The text of a binary or atom.
 fn name_text(v: &Value) -> Result<Text, Refused> {
-    let bytes = match v {
-        Value::Binary(b) => b.as_slice(),
-        Value::Atom(a) => a.as_bytes(),
-        other => return Err(Refused(format!("expected a binary, got {}", other.kind()))),
-    };
-    // The words are UTF-8 already: only text off the allowlists needs checking.
-    if let Some(word) = privacy::interned_bytes(bytes) {
-        return Ok(Cow::Borrowed(word));
+    match v {
+        Value::Binary(b) => std::str::from_utf8(b)
+            .map(|s| Cow::Owned(s.to_string()))
+            .map_err(|_| Refused("binary is not valid UTF-8".into())),
+        Value::Atom(a) => Ok(Cow::Owned(a.clone())),
+        other => Err(Refused(format!("expected a binary, got {}", other.kind()))),
     }
-    let s = std::str::from_utf8(bytes).map_err(|_| Refused("binary is not valid UTF-8".into()))?;
-    Ok(Cow::Owned(s.to_string()))
 }
 
 /// Above this many entries a params map is collected through a `BTreeMap`: inserting into

@@ -5,11 +5,10 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use crate::ga4;
-use crate::plan::Mode;
-use crate::secret::Secret;
-use crate::value::read::{atom, atom_keyed_map, index, key, list, non_neg, text};
-use crate::value::{InputError, PathElem, Value};
+use crate::node::value::read::{atom, atom_keyed_map, index, key, list, non_neg, text};
+use crate::node::value::{InputError, PathElem, Value};
+use crate::wire::ga4::{self, Mode};
+use crate::wire::secret::Secret;
 
 /// Deepest nesting of valid options: map > tracking_ids list > map (> string as a list).
 pub const OPTIONS_MAX_DEPTH: usize = 4;
@@ -157,7 +156,7 @@ impl SendOptions {
     pub fn endpoint(&self) -> Url {
         match self.mode {
             Mode::Collect => self.url.clone(),
-            Mode::Validate => debug_url(&self.url),
+            Mode::Validate => ga4::validation_url(&self.url),
         }
     }
 }
@@ -183,18 +182,6 @@ fn parse_url(s: &str, path: &[PathElem]) -> Result<Url, InputError> {
         ));
     }
     Ok(url)
-}
-
-/// `/mp/collect` becomes `/debug/mp/collect`; any other path gets `/debug/mp/collect` appended.
-fn debug_url(url: &Url) -> Url {
-    let mut u = url.clone();
-    let p = url.path().trim_end_matches('/');
-    let new_path = match p.strip_suffix("/mp/collect") {
-        Some(prefix) => format!("{prefix}/debug/mp/collect"),
-        None => format!("{p}/debug/mp/collect"),
-    };
-    u.set_path(&new_path);
-    u
 }
 
 fn read_tracking_ids(v: &Value, path: &[PathElem]) -> Result<Vec<TrackingId>, InputError> {

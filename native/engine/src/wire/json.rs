@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use crate::event::Event;
-use crate::plan::Mode;
+use crate::report::event::Event;
+use crate::wire::ga4::Mode;
 
 /// The events as a pretty-printed JSON array (the report file's content).
 pub fn pretty(events: &[Event]) -> Vec<u8> {

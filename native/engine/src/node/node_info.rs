@@ -4,8 +4,8 @@
 
 use std::ops::Range;
 
-use crate::value::read::{atom, atom_keyed_map, list, non_neg, under};
-use crate::value::{InputError, PathElem, Value};
+use crate::node::value::read::{atom, atom_keyed_map, list, non_neg, under};
+use crate::node::value::{InputError, PathElem, Value};
 
 /// Deepest nesting of a valid NodeInfo: map > modules list > entry map > opts map > value
 /// list.

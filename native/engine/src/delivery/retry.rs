@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime};
 
 use rand::Rng;
 
-use crate::outcome::SendError;
+use crate::delivery::outcome::SendError;
 
 /// Base of the exponential backoff: the ceiling before the first retry.
 pub const BASE_DELAY: Duration = Duration::from_millis(500);
