@@ -35,6 +35,8 @@
 -type config_spec() :: #section{}.
 
 %% The engine's default endpoint is GA4's global one; this one is chosen by `region = eu'.
+%% GA4's EU data-residency endpoint: configuration (`region = eu'); the engine has the
+%% global default.
 -define(EU_URL, <<"https://region1.google-analytics.com/mp/collect">>).
 -define(POLICY_URL, "https://esl.github.io/MongooseDocs/latest/operation-and-maintenance/"
                     "System-Metrics-Privacy-Policy/").

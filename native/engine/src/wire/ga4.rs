@@ -6,8 +6,6 @@ use crate::report::event::{Event, ParamValue};
 
 /// GA4's collection endpoint.
 pub const DEFAULT_URL: &str = "https://www.google-analytics.com/mp/collect";
-/// GA4's EU data-residency endpoint.
-pub const EU_URL: &str = "https://region1.google-analytics.com/mp/collect";
 
 /// Where the request goes: GA4's collection endpoint or its validation server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
