@@ -116,12 +116,10 @@ wait_result(Ref) ->
     wait_result(Ref, 15000).
 
 wait_result(Ref, Timeout) ->
-    receive {mongoose_system_metrics_sent, Ref, Results} -> Results
-    after Timeout -> ct:fail({no_result_message, Ref})
-    end.
+    msm_reliability:wait_result(Ref, Timeout).
 
 flush() ->
-    receive {mongoose_system_metrics_sent, _, _} -> flush() after 0 -> ok end.
+    msm_reliability:flush().
 
 assert_no_secret(Term) ->
     Text = lists:flatten(io_lib:format("~p", [Term])),
