@@ -252,7 +252,14 @@ build_release(Root, HostDir, BuildDir, Config) ->
         _Other -> {0, _} = sh("rm -rf '" ++ DepDir ++ "'")
     end,
     _ = file:delete(filename:join(HostDir, "rebar.lock")),
-    Env = [{"MSM_GIT_URL", "file://" ++ Root}, {"MSM_GIT_REF", Sha},
+    %% The README's snippet as written (branch main) when HEAD is main's tip, as in CI;
+    %% otherwise HEAD's commit, so that the release holds what is being tested.
+    PinnedRef = case cmd_line("git -C '" ++ Root ++ "' rev-parse main") of
+                    Sha -> false;
+                    _ -> Sha
+                end,
+    ct:log("dependency ref: ~p (false: the README's snippet as written)", [PinnedRef]),
+    Env = [{"MSM_GIT_URL", "file://" ++ Root}, {"MSM_GIT_REF", PinnedRef},
            {"REBAR_BASE_DIR", BuildDir}, {"CARGO_TARGET_DIR", CargoTarget},
            {"MSM_SKIP_NIF", false}, {"REBAR_PROFILE", false}, {"REBAR_CONFIG", false},
            {"ERL_LIBS", false}, {"ERL_FLAGS", false}],

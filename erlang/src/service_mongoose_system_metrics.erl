@@ -55,7 +55,8 @@
                     role => mongoose_system_metrics_cluster:role(),
                     client_id => binary() | undefined,
                     tracking_ids => [binary()],
-                    report_file := string()}.
+                    report_file := string(),
+                    version := binary()}.
 
 -define(SUP, mongoose_system_metrics_sup).
 
@@ -356,7 +357,8 @@ status(#state{health = #{last_error := LastError}} = S) ->
       role => S#state.role,
       client_id => S#state.client_id,
       tracking_ids => [Id || #{id := Id} <- S#state.tracking_ids],
-      report_file => mongoose_system_metrics_file:location()}.
+      report_file => mongoose_system_metrics_file:location(),
+      version => version()}.
 
 not_running_status() ->
     Switch = case application:get_env(mongoose_system_metrics, kill_switch) of
@@ -369,7 +371,16 @@ not_running_status() ->
                   end,
     #{running => false, kill_switch => Switch, last_attempt => undefined,
       last_success => LastSuccess, last_error => undefined, next_report_due => undefined,
-      report_file => mongoose_system_metrics_file:location()}.
+      report_file => mongoose_system_metrics_file:location(), version => version()}.
+
+%% This application's version (the `.app.src' `vsn', equal to the Rust crates' version and
+%% the HTTP User-Agent's: a test keeps them so).
+version() ->
+    _ = application:load(mongoose_system_metrics),
+    case application:get_key(mongoose_system_metrics, vsn) of
+        {ok, Vsn} -> list_to_binary(Vsn);
+        undefined -> <<"unknown">>
+    end.
 
 mask_state(#state{opts = Opts, tracking_ids = Tids} = S) ->
     Masked = case Opts of
