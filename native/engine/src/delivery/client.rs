@@ -155,8 +155,9 @@ impl ClientCache {
             .count()
     }
 
-    /// How many `cacertfile`s the cache keeps a slot for (built or being built); never more
-    /// than [`MAX_CLIENTS`], and a failed build leaves none.
+    /// How many `cacertfile`s the cache keeps a slot for (built or being built): at most
+    /// [`MAX_CLIENTS`] once no build is under way (builds in progress may add one each until
+    /// they finish), and a failed build leaves none.
     pub fn kept(&self) -> usize {
         self.lock().slots.len()
     }
