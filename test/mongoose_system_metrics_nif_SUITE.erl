@@ -20,7 +20,9 @@ groups() ->
                   list_option_is_sent_as_custom, version_sanitised, stanza_increment,
                   error_paths, unknown_key_error_creates_no_atom, hostile_sizes,
                   hostile_terms_answer, encode_json_round_trip, encode_json_rejects_foreign,
-                  new_client_ids_are_uuids, release_rules_of_any_term]},
+                  new_client_ids_are_uuids, release_rules_of_any_term,
+                  non_latin1_module_is_a_custom_module, non_latin1_atoms_elsewhere_answer,
+                  unaligned_huge_binaries_answer_everywhere]},
      {plan, [], [plan_batches_and_masks, plan_validate_mode, plan_error_paths,
                  plan_rejects_what_build_could_not_produce]},
      {send, [], [send_two_tracking_ids_60_events, invalid_tracking_ids_stand_alone,
@@ -726,3 +728,63 @@ index_of(Name, Events) ->
 assert_absent(Needle, Events) ->
     {ok, Json} = ?NIF:encode_json(Events),
     ?assertEqual(nomatch, binary:match(Json, Needle)).
+
+%%%===================================================================
+%%% Issue 14, points 5 and 1
+%%%===================================================================
+
+%% A custom module whose name is not Latin-1 is counted like any other custom module; it
+%% never makes the whole report fail, and its name is never sent.
+non_latin1_module_is_a_custom_module(_Config) ->
+    Mods = [#{module => '模块'}, #{module => mod_acme}, #{module => '模块'},
+            #{module => 'мой_модуль', opts => #{backend => rdbms}}, #{module => mod_mam}],
+    {ok, Events} = ?NIF:build_report(#{modules => Mods}),
+    ?assertEqual([#{<<"value">> => 3}], by_name(<<"custom_module_count">>, Events)),
+    ?assertEqual([#{<<"module">> => <<"mod_mam">>}], by_name(<<"module_with_opt">>, Events)),
+    Text = iolist_to_binary(io_lib:format("~tp", [Events])),
+    ?assertEqual(nomatch, binary:match(Text, [<<"模块"/utf8>>, <<"мой"/utf8>>])).
+
+%% Other non-Latin-1 atoms: dropped as unknown, or a clear error with its path; never a
+%% crash, never an atom created.
+non_latin1_atoms_elsewhere_answer(_Config) ->
+    Before = erlang:system_info(atom_count),
+    {ok, Events} = ?NIF:build_report(
+                     #{modules => [#{module => mod_mam, opts => #{'后端' => rdbms,
+                                                                  backend => '后端'}}],
+                       http_handlers => ['处理器', mod_bosh],
+                       outgoing_pools => ['池'],
+                       c2s_listeners => [#{proto => '协议', tls => #{mode => '模式',
+                                                                    module => '模块'}}]}),
+    Text = iolist_to_binary(io_lib:format("~tp", [Events])),
+    ?assertEqual(nomatch, binary:match(Text, [<<"后端"/utf8>>, <<"处理器"/utf8>>,
+                                              <<"池"/utf8>>, <<"协议"/utf8>>])),
+    ?assertMatch({error, {invalid_input, [config_type], _}},
+                 ?NIF:build_report(#{config_type => '模块'})),
+    ?assertMatch({error, {invalid_input, [_], _}}, ?NIF:build_report(#{'键' => 1})),
+    ?assertMatch({error, {invalid_input, _, _}},
+                 ?NIF:plan_requests([], #{client_id => <<"c">>, '键' => 1,
+                                          tracking_ids => [#{id => <<"G-1">>, secret => <<"s">>}]})),
+    ?assertEqual(Before, erlang:system_info(atom_count)).
+
+%% An unaligned sub-binary is copied whole by the VM when a NIF inspects it: every function
+%% is handed one (16 MB) in every place a binary can go and answers (the NIFs run on a dirty
+%% CPU scheduler: native/nif/tests/schedulers.rs checks that structure).
+unaligned_huge_binaries_answer_everywhere(_Config) ->
+    <<_:1, U/binary>> = <<0:1, (binary:copy(<<"a">>, 16 * 1024 * 1024))/binary>>,
+    ?assert(byte_size(U) > 256),
+    Tid = #{id => <<"G-1">>, secret => <<"s">>},
+    Opts = #{client_id => <<"c">>, tracking_ids => [Tid]},
+    ?assertMatch({error, {invalid_input, [version], _}}, ?NIF:build_report(#{version => U})),
+    ?assertMatch({error, {invalid_input, _, _}},
+                 ?NIF:build_report(#{modules => [#{module => mod_mam, opts => #{backend => U}}]})),
+    ?assertMatch({error, {invalid_input, _, _}}, ?NIF:build_report(#{modules => U})),
+    ?assertMatch({error, {invalid_input, _, _}}, ?NIF:build_report(U)),
+    ?assertMatch({error, {invalid_input, _, _}}, ?NIF:encode_json(U)),
+    ?assertMatch({error, {invalid_input, _, _}}, ?NIF:plan_requests([], Opts#{url => U})),
+    ?assertMatch({error, {invalid_input, _, _}}, ?NIF:send_report([], Opts#{url => U})),
+    ?assertMatch({error, {invalid_input, _, _}}, ?NIF:send_report([], Opts#{client_id => U})),
+    ?assertMatch({error, {invalid_input, _, _}}, ?NIF:cancel(U)),
+    ?assertMatch({error, {invalid_input, _, _}}, ?NIF:configure(U)),
+    ?assertMatch({error, {invalid_input, _, _}}, ?NIF:configure(#{max_in_flight => U})),
+    {ok, Latest} = ?NIF:release_rules(undefined),
+    ?assertEqual({ok, Latest}, ?NIF:release_rules(U)).

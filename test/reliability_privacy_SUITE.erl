@@ -19,7 +19,9 @@ all() ->
 groups() ->
     [{privacy, [], [prop_planted_strings_never_in_report_or_requests,
                     prop_planted_config_never_leaves_through_service,
-                    secret_never_in_logs_results_crash_reports_or_file]}].
+                    secret_never_in_logs_results_crash_reports_or_file,
+                    bad_builtin_tracking_id_is_one_line_without_the_secret,
+                    report_job_dying_in_a_nif_call_leaks_no_secret]}].
 
 %% The hook (msm_reliability) starts the applications, makes the certificates and resets
 %% each case.
@@ -212,4 +214,104 @@ secret_never_in_logs_results_crash_reports_or_file(Config) ->
         msm_test_helper:clear_mim_config(),
         msm_fault_server:stop(Server),
         msm_fault_server:stop(Tls)
+    end.
+
+%%%===================================================================
+%%% Issue 14, points 3 and 8
+%%%===================================================================
+
+%% A built-in tracking id (application env) that is not text: one warning naming the key,
+%% never the secret; the service starts and the configured id still works.
+bad_builtin_tracking_id_is_one_line_without_the_secret(Config) ->
+    _ = msm_test_helper:report_dir(Config),
+    msm_test_helper:set_mim_config(),
+    msm_log_capture:start(),
+    Bad = [#{id => "G-BUILTIN1", secret => {not_text, ?SECRET}},
+           #{id => 42, secret => ?SECRET},
+           #{id => "G-BUILTIN1", secret => [?SECRET, self()]},
+           {?SECRET}],
+    try
+        lists:foreach(
+          fun(Value) ->
+                  msm_log_capture:clear(),
+                  ok = application:set_env(mongoose_system_metrics, predefined_tracking_id, Value),
+                  Started = ?S:start(#{report => true, initial_report => 3600000,
+                                       tracking_id => #{id => ?TID, secret => "other-secret"}}),
+                  ?assertMatch({ok, _}, Started),
+                  Status = ?S:status(),
+                  ?assertEqual([<<?TID>>], maps:get(tracking_ids, Status)),
+                  ok = ?S:stop(),
+                  Lines = [E || #{what := system_metrics_bad_builtin_tracking_id} = E
+                                    <- msm_log_capture:events()],
+                  ?assertMatch([_], Lines),
+                  [#{msg := {report, #{key := {mongoose_system_metrics, predefined_tracking_id}}}}]
+                      = Lines,
+                  assert_no_secret([Started, Status, msm_log_capture:events()])
+          end, Bad)
+    after
+        application:unset_env(mongoose_system_metrics, predefined_tracking_id),
+        msm_log_capture:stop(),
+        msm_test_helper:stop_service(),
+        msm_test_helper:clear_mim_config()
+    end.
+
+%% The report job dies inside a NIF call whose arguments hold the api_secret (forced with
+%% meck): no log line (report or metadata), crash report or status/0 carries the secret.
+report_job_dying_in_a_nif_call_leaks_no_secret(Config) ->
+    _ = msm_test_helper:report_dir(Config),   % a fresh one: no last success, so it reports now
+    msm_test_helper:set_mim_config(),
+    #{level := Level} = logger:get_primary_config(),
+    ok = logger:set_primary_config(level, all),
+    msm_log_capture:start(),
+    ok = meck:new(?NIF, [no_link]),
+    try
+        meck:expect(?NIF, build_report, fun(_) -> {ok, pool_events(1)} end),
+        meck:expect(?NIF, encode_json, fun(_) -> {ok, <<"[]">>} end),
+        meck:expect(?NIF, release_rules,
+                    fun(_) -> {ok, #{release => <<"6.8">>, stanza_counters => instrumentation,
+                                     components => mongoose_component}} end),
+        meck:expect(?NIF, new_client_id, fun() -> <<"0b5f3b2e-2f1a-4c55-9a53-1f0c3e1b2a11">> end),
+        meck:expect(?NIF, load_error, fun() -> none end),
+        meck:expect(?NIF, cancel, fun(_) -> ok end),
+        meck:expect(?NIF, cancel_all, fun() -> ok end),
+        meck:expect(?NIF, send_report, fun(_Events, Opts) -> error({nif_failed, Opts}) end),
+        {ok, _} = ?S:start(#{report => true, initial_report => 0, periodic_report => 3600000,
+                             tracking_id => #{id => ?TID, secret => ?SECRET}}),
+        ok = msm_test_helper:wait_until(
+               fun() -> maps:get(last_error, ?S:status()) =/= undefined end, 10000),
+        Status = ?S:status(),
+        ?assertMatch(#{last_error := #{kind := job}}, Status),
+        ?assert(meck:called(?NIF, send_report, '_')),
+        ok = ?S:stop(),
+        timer:sleep(100),
+        Logs = msm_log_capture:events(),
+        ?assert([] =/= [E || #{what := report_job_failed} = E <- Logs]),
+        assert_no_secret([Status, Logs, [format_log(E) || E <- Logs]])
+    after
+        msm_log_capture:stop(),
+        ok = logger:set_primary_config(level, Level),
+        msm_test_helper:stop_service(),
+        msm_test_helper:clear_mim_config(),
+        meck:unload(?NIF),
+        restore_nif()
+    end.
+
+%% After meck, the real stub binds the library again (purge the copy meck left, then load).
+restore_nif() ->
+    case ?NIF:load_error() of
+        none -> ok;
+        _ ->
+            _ = code:purge(?NIF),
+            {module, ?NIF} = code:load_file(?NIF),
+            _ = code:purge(?NIF),
+            ok
+    end,
+    ?assertEqual(none, ?NIF:load_error()).
+
+assert_no_secret(Terms) ->
+    Text = iolist_to_binary(io_lib:format("~p", [Terms])),
+    case binary:match(Text, <<?SECRET>>) of
+        nomatch -> ok;
+        {At, _} -> ct:fail({secret_leaked, binary:part(Text, max(0, At - 800),
+                                                       min(900, byte_size(Text) - max(0, At - 800)))})
     end.

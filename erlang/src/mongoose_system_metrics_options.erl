@@ -131,8 +131,8 @@ validates(Text, V) when Text =:= non_empty; Text =:= url; Text =:= filename ->
 tracking_ids(Opts) ->
     Configured = [binary_tracking_id(T) || #{tracking_id := T} <- [Opts]],
     Builtin = case builtin_tracking_id() of
-                  {ok, #{id := _, secret := _} = T} -> [binary_tracking_id(T)];
-                  _ -> []
+                  {ok, Key, Value} -> checked_builtin(Key, Value);
+                  undefined -> []
               end,
     [T || #{id := Id} = T <- Builtin, not lists:member(Id, [I || #{id := I} <- Configured])]
         ++ Configured.
@@ -144,9 +144,56 @@ binary_tracking_id(#{id := Id, secret := Secret}) ->
 %% environment says CI=true, its CI id (`ci_tracking_id'), as MongooseIM's own service chose.
 builtin_tracking_id() ->
     case {os:getenv("CI"), application:get_env(mongoose_system_metrics, ci_tracking_id)} of
-        {"true", {ok, CiId}} -> {ok, CiId};
-        _ -> application:get_env(mongoose_system_metrics, predefined_tracking_id)
+        {"true", {ok, CiId}} -> {ok, ci_tracking_id, CiId};
+        _ ->
+            case application:get_env(mongoose_system_metrics, predefined_tracking_id) of
+                {ok, Id} -> {ok, predefined_tracking_id, Id};
+                undefined -> undefined
+            end
     end.
+
+%% The built-in id as binaries, when it is `#{id, secret}' of texts (binaries or strings) of
+%% 1-256 bytes; otherwise nothing, and one warning naming the application env key, never
+%% its value (it holds a secret). Configured ids are not affected.
+checked_builtin(Key, Value) ->
+    case text_tracking_id(Value) of
+        {ok, T} -> [T];
+        error ->
+            ?LOG_WARNING(#{what => system_metrics_bad_builtin_tracking_id,
+                           key => {mongoose_system_metrics, Key},
+                           text => <<"The built-in tracking id in the application environment "
+                                     "is not #{id => Text, secret => Text}: it is not used">>}),
+            []
+    end.
+
+text_tracking_id(#{id := Id, secret := Secret}) ->
+    case {text(Id), text(Secret)} of
+        {{ok, I}, {ok, S}} -> {ok, #{id => I, secret => S}};
+        _ -> error
+    end;
+text_tracking_id(_) ->
+    error.
+
+%% A binary of 1-256 bytes from a binary or a string; the size is checked first (a string's
+%% length bounds its bytes from below), so no large term is converted.
+text(B) when is_binary(B), byte_size(B) >= 1, byte_size(B) =< 256 -> {ok, B};
+text(L) when is_list(L) ->
+    case length_at_most(L, 256) of
+        true ->
+            try unicode:characters_to_binary(L) of
+                B when is_binary(B) -> text(B);
+                _ -> error
+            catch _:_ -> error
+            end;
+        false -> error
+    end;
+text(_) ->
+    error.
+
+length_at_most([], _) -> true;
+length_at_most([_ | _], 0) -> false;
+length_at_most([_ | T], N) -> length_at_most(T, N - 1);
+length_at_most(_, _) -> false.
 
 %% @doc The endpoint chosen by the configuration: `url', else MongooseIM's global
 %% `google_analytics_url' (read now, so a change applies at the next report), else the EU

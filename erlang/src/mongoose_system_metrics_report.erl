@@ -12,7 +12,7 @@
 -include_lib("kernel/include/logger.hrl").
 
 -export([start/1, cancel/2, preview/1, validate/1]).
--export([healthy/0, outcome/2, failed/4]).
+-export([healthy/0, outcome/2, failed/4, safe_reason/1]).
 
 -export_type([context/0, outcome/0, health/0, last_error/0, preview/0]).
 
@@ -46,7 +46,16 @@ start(Ctx) ->
     Service = self(),
     spawn_link(fun() -> run(Service, Ctx) end).
 
+%% Whatever fails inside (a NIF call included) ends the job with a reason that carries no
+%% term of its work: the options hold the api_secret, and an exception's stack frames hold
+%% the arguments of the calls. `exit/1' (not an error) so that no crash report is printed.
 run(Service, Ctx) ->
+    try run_job(Service, Ctx)
+    catch Class:Reason:Stack -> exit({report_job_crashed, Class, safe_reason(Reason),
+                                      safe_stack(Stack)})
+    end.
+
+run_job(Service, Ctx) ->
     Outcome = case collect_and_build(Ctx) of
                   {ok, Info, Events, Failures} ->
                       Collected = #{collect_failures => Failures,
@@ -69,6 +78,35 @@ send(Service, #{client_id := Known} = Ctx, Events, Outcome) ->
         {error, Reason} ->
             Outcome#{send => {error, {client_id, Reason}}}
     end.
+
+%% @doc An exit reason that can be logged and kept in `status/0': a reason of this module's
+%% own (already made safe), an atom, or only the tag of a tagged tuple; every other term
+%% (which could hold the options and so the api_secret) is left out.
+-spec safe_reason(term()) -> term().
+safe_reason({report_job_crashed, Class, R, Stack}) when is_atom(Class), is_atom(R) orelse
+                                                        is_tuple(R), is_list(Stack) ->
+    {report_job_crashed, Class, safe_reason(R), safe_stack(Stack)};
+safe_reason(R) when is_atom(R) -> R;
+safe_reason(R) when is_tuple(R), tuple_size(R) > 0, is_atom(element(1, R)) ->
+    {element(1, R), '...'};
+safe_reason(_) -> '...'.
+
+%% Stack frames with arities only (never arguments) and the file and line.
+safe_stack(Stack) when is_list(Stack) ->
+    [safe_frame(F) || F <- Stack];
+safe_stack(_) ->
+    [].
+
+safe_frame({M, F, Args, Loc}) when is_atom(M), is_atom(F) ->
+    Arity = if is_list(Args) -> length(Args); is_integer(Args) -> Args; true -> 0 end,
+    {M, F, Arity, [{K, V} || {K, V} <- safe_location(Loc),
+                             (K =:= file andalso is_list(V)) orelse
+                                 (K =:= line andalso is_integer(V))]};
+safe_frame(_) ->
+    '...'.
+
+safe_location(Loc) when is_list(Loc) -> [KV || {_, _} = KV <- Loc];
+safe_location(_) -> [].
 
 %% @doc Stops a report and cancels its send, if it started one (`SendRef', or the one the
 %% report has just told the caller about).

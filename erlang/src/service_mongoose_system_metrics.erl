@@ -252,8 +252,10 @@ handle_info({job_sending, Pid, Ref}, #state{job = #job{pid = Pid} = Job} = State
 handle_info({job_done, Pid, Outcome}, #state{job = #job{pid = Pid}} = State) ->
     {noreply, job_done(Outcome, State#state{job = undefined})};
 handle_info({'EXIT', Pid, Reason}, #state{job = #job{pid = Pid}, health = H} = State) ->
-    %% The report ended without telling its outcome.
-    H1 = mongoose_system_metrics_report:failed(job, report_job_failed, Reason, H),
+    %% The report ended without telling its outcome; only a reason safe to show (no term of
+    %% the job, which could hold the api_secret) is logged and kept.
+    H1 = mongoose_system_metrics_report:failed(job, report_job_failed,
+                                               mongoose_system_metrics_report:safe_reason(Reason), H),
     {noreply, State#state{job = undefined, health = H1}};
 handle_info({global_name_conflict, Name}, State) ->
     case mongoose_system_metrics_cluster:is_reporter_name(Name) of

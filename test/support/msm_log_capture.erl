@@ -1,5 +1,5 @@
 %%% @doc Test helper: captures OTP logger events (a logger handler) so that cases can
-%%% assert what was logged. `start()' then `events()' -> `[#{level, what, text, msg}]'
+%%% assert what was logged. `start()' then `events()' -> `[#{level, what, text, msg, meta}]'
 %%% (oldest first; `text' is the report's text, or the formatted message), `clear()',
 %%% `stop()'. `matching(Regex)' -> the events whose text or report matches.
 -module(msm_log_capture).
@@ -41,7 +41,7 @@ matching(Regex, Level) ->
               orelse re:run(io_lib:format("~p", [M]), Regex, [{capture, none}]) =:= match].
 
 %% logger handler callback
-log(#{level := Level, msg := Msg}, _Config) ->
+log(#{level := Level, msg := Msg} = Event, _Config) ->
     {What, Text} = case Msg of
                        {report, #{} = R} -> {maps:get(what, R, undefined),
                                              to_text(maps:get(text, R, io_lib:format("~p", [R])))};
@@ -50,7 +50,8 @@ log(#{level := Level, msg := Msg}, _Config) ->
                        {F, A} -> {undefined, to_text(io_lib:format(F, A))}
                    end,
     catch ets:insert(?TAB, {erlang:unique_integer([monotonic]),
-                            #{level => Level, what => What, text => Text, msg => Msg}}),
+                            #{level => Level, what => What, text => Text, msg => Msg,
+                              meta => maps:get(meta, Event, #{})}}),
     ok.
 
 to_text(T) ->

@@ -862,3 +862,14 @@ fn new_client_ids_are_random_v4_uuids() {
     assert_eq!(a, uuid.hyphenated().to_string());
     assert_eq!(a.len(), 36);
 }
+
+/// Issue 14, point 6: the set-up the NIF does when it loads builds and plans a report (every
+/// table touched once), sends nothing and starts no runtime.
+#[test]
+fn prepare_builds_and_plans_without_starting_a_runtime() {
+    use mongoose_system_metrics_engine::delivery::dispatch::Dispatcher;
+    let dispatcher = Dispatcher::new();
+    assert_eq!(api::prepare(), 1);
+    assert_eq!(api::prepare(), 1);
+    assert!(!dispatcher.is_started());
+}

@@ -461,7 +461,7 @@ async fn validate_mode_collects_the_messages_of_every_batch() {
         messages[0].description,
         "Event at index: [3] has invalid name [1bad]."
     );
-    assert_eq!(messages[1].description.len(), 256);
+    assert_eq!(messages[1].description.len(), 300);
     assert!(server
         .requests()
         .iter()
@@ -947,4 +947,119 @@ async fn tls_with_the_ca_as_cacertfile_is_ok() {
     let r = one(run_with(p, &clients).await);
     assert_eq!(r.result, Err(SendError::TlsError));
     assert_eq!(server.requests().len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// At most 4 tracking ids at a time (issue 14, point 2)
+
+/// Counts the requests open at once at a loopback server that holds each request until
+/// `hold_until` are open together (or a while has passed, so a bounded sender is not stuck),
+/// and records the most ever open at once.
+async fn counting_server(hold_until: usize) -> (String, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::sync::Notify;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mp/collect", listener.local_addr().unwrap());
+    let open = Arc::new(AtomicUsize::new(0));
+    let max_open = Arc::new(AtomicUsize::new(0));
+    let enough = Arc::new(Notify::new());
+    let max = max_open.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let (open, max, enough) = (open.clone(), max.clone(), enough.clone());
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let now = open.fetch_add(1, Ordering::SeqCst) + 1;
+                max.fetch_max(now, Ordering::SeqCst);
+                if now >= hold_until {
+                    enough.notify_waiters();
+                } else {
+                    // Not an assertion: only how long a request is held at most.
+                    let _ =
+                        tokio::time::timeout(Duration::from_millis(300), enough.notified()).await;
+                }
+                open.fetch_sub(1, Ordering::SeqCst);
+                let _ = socket
+                    .write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (url, max_open)
+}
+
+#[tokio::test]
+async fn at_most_four_tracking_ids_are_sent_at_the_same_time() {
+    use mongoose_system_metrics_engine::delivery::sender::MAX_PARALLEL_TRACKING_IDS;
+    assert_eq!(MAX_PARALLEL_TRACKING_IDS, 4);
+    let (url, max_open) = counting_server(5).await;
+    let ids: Vec<String> = (0..16).map(|i| format!("G-ID{i}")).collect();
+    let trackings: Vec<(&str, usize)> = ids.iter().map(|id| (id.as_str(), 1)).collect();
+    let results = run(plan_at(&url, &trackings, 5000, 0)).await;
+    assert_eq!(results.len(), 16);
+    assert!(results.iter().all(|r| r.result.is_ok()), "{results:?}");
+    let ids_back: Vec<&str> = results.iter().map(|r| r.tracking_id.as_str()).collect();
+    assert_eq!(ids_back, ids.iter().map(String::as_str).collect::<Vec<_>>());
+    let most = max_open.load(Ordering::SeqCst);
+    assert!(most <= 4, "{most} requests were open at the same time");
+    assert!(
+        most >= 2,
+        "tracking ids are still sent in parallel ({most})"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client cache: at most 8 kept, least recently used dropped, failed builds not kept
+// (issue 14, point 7)
+
+#[tokio::test]
+async fn the_client_cache_keeps_at_most_eight_and_no_failed_build() {
+    use mongoose_system_metrics_engine::delivery::client::MAX_CLIENTS;
+    assert_eq!(MAX_CLIENTS, 8);
+    let dir = std::env::temp_dir().join(format!("msm-client-cache-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = support::TestPki::generate();
+    let paths: Vec<_> = (0..10)
+        .map(|i| {
+            let p = dir.join(format!("ca{i}.pem"));
+            std::fs::write(&p, &ca.ca_pem).unwrap();
+            p
+        })
+        .collect();
+    let clients = ClientCache::new();
+    // Failed builds (a missing file, a garbage file) leave nothing behind.
+    let garbage = dir.join("garbage.pem");
+    std::fs::write(&garbage, "not a certificate").unwrap();
+    for bad in [dir.join("missing.pem"), garbage] {
+        assert!(clients.get(Some(&bad)).await.is_err());
+        assert_eq!(clients.kept(), 0);
+    }
+    for p in &paths[..8] {
+        clients.get(Some(p)).await.expect("client");
+    }
+    assert_eq!((clients.len(), clients.kept()), (8, 8));
+    // ca0 is used again, so ca1 is now the least recently used: the ninth drops it.
+    clients.get(Some(&paths[0])).await.expect("client");
+    clients.get(Some(&paths[8])).await.expect("client");
+    assert_eq!(clients.kept(), 8);
+    assert!(clients.holds(Some(&paths[0])));
+    assert!(!clients.holds(Some(&paths[1])));
+    assert!(clients.holds(Some(&paths[8])));
+    clients.get(Some(&paths[9])).await.expect("client");
+    assert_eq!(clients.kept(), 8);
+    assert!(!clients.holds(Some(&paths[2])));
+    // A failed build does not evict anything either.
+    assert!(clients.get(Some(&dir.join("missing.pem"))).await.is_err());
+    assert_eq!(clients.kept(), 8);
+    let _ = std::fs::remove_dir_all(&dir);
 }

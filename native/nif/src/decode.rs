@@ -36,7 +36,10 @@ impl Decoder {
         Ok(match term.get_type() {
             TermType::Atom => match term.atom_to_string() {
                 Ok(name) => Value::Atom(name),
-                Err(_) => Value::Other("atom"),
+                // Not Latin-1 (e.g. '模块'): NIF 2.16 reads atoms only as Latin-1, so the
+                // name is taken from the atom's external format (UTF-8, at most 255
+                // characters), and the schema treats it as any other name.
+                Err(_) => utf8_atom_name(term).map_or(Value::Other("atom"), Value::Atom),
             },
             TermType::Binary => match term.decode::<Binary>() {
                 Ok(bin) if bin.len() > MAX_BINARY_BYTES => {
@@ -122,6 +125,25 @@ impl Decoder {
         }
         Ok(Value::Map(out))
     }
+}
+
+/// The name of an atom from its external term format (`SMALL_ATOM_UTF8_EXT` or
+/// `ATOM_UTF8_EXT`): an atom is at most 255 characters, so this is a small copy.
+fn utf8_atom_name(atom: Term) -> Option<String> {
+    const VERSION: u8 = 131;
+    const SMALL_ATOM_UTF8_EXT: u8 = 119;
+    const ATOM_UTF8_EXT: u8 = 118;
+    let bin = atom.to_binary();
+    let name = match bin.as_slice() {
+        [VERSION, SMALL_ATOM_UTF8_EXT, len, rest @ ..] if rest.len() == *len as usize => rest,
+        [VERSION, ATOM_UTF8_EXT, hi, lo, rest @ ..]
+            if rest.len() == u16::from_be_bytes([*hi, *lo]) as usize =>
+        {
+            rest
+        }
+        _ => return None,
+    };
+    String::from_utf8(name.to_vec()).ok()
 }
 
 fn too_many_items() -> InputError {

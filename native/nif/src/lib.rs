@@ -8,4 +8,14 @@ mod encode;
 mod report;
 mod send;
 
-rustler::init!("mongoose_system_metrics_nif");
+use rustler::{Env, Term};
+
+rustler::init!("mongoose_system_metrics_nif", load = load);
+
+/// When the library loads: the engine's one-time set-up and the dispatcher (its Tokio
+/// runtime is still created only by the first send), so no first call pays for them.
+fn load(_env: Env, _info: Term) -> bool {
+    mongoose_system_metrics_engine::api::prepare();
+    send::prepare();
+    true
+}

@@ -1,7 +1,7 @@
-//! build_report/1, encode_json/1, plan_requests/2: pure computations on a dirty CPU scheduler
-//! (a report every few hours: a large input must not hold a normal scheduler, and one path
-//! for every size is the simplest). new_client_id/0 and release_rules/1 are cheap and run
-//! on the caller's scheduler.
+//! build_report/1, encode_json/1, plan_requests/2, new_client_id/0 and release_rules/1: each
+//! on a dirty CPU scheduler, like every NIF of this library (a report every few hours: no
+//! input, however large or unaligned, may hold a normal scheduler, and one path for every
+//! call is the simplest; tests/schedulers.rs keeps it so).
 
 use mongoose_system_metrics_engine::api;
 use mongoose_system_metrics_engine::node::node_info::NODE_INFO_MAX_DEPTH;
@@ -49,14 +49,14 @@ fn plan_requests<'a>(env: Env<'a>, events: Term<'a>, opts: Term<'a>) -> Term<'a>
     }
 }
 
-#[rustler::nif]
+#[rustler::nif(schedule = "DirtyCpu")]
 fn new_client_id(env: Env) -> Term {
     encode::binary(env, api::new_client_id().as_bytes())
 }
 
 /// The rules of the node's release line; anything but a version binary (absent, too long,
 /// not text) gets the latest line's. The binary is looked at in place, never copied.
-#[rustler::nif]
+#[rustler::nif(schedule = "DirtyCpu")]
 fn release_rules<'a>(env: Env<'a>, version: Term<'a>) -> Term<'a> {
     let version = version.decode::<Binary>().ok();
     let text = version

@@ -1,6 +1,7 @@
 //! send_report/2, cancel/1, cancel_all/0, configure/1: hand work to the engine's background
-//! dispatcher and return at once; the result comes back as one message. Only send_report
-//! does real work, on a dirty scheduler; the others are cheap.
+//! dispatcher and return at once; the result comes back as one message. All run on a dirty
+//! CPU scheduler: cancel_all with thousands of sends in flight takes milliseconds, and any
+//! argument (an unaligned binary is copied whole when inspected) could be huge.
 
 use mongoose_system_metrics_engine::delivery::dispatch::{DispatchError, Dispatcher};
 use mongoose_system_metrics_engine::delivery::outcome::TrackingResult;
@@ -18,6 +19,11 @@ const MAX_IN_FLIGHT_CAP: i64 = 1_000_000;
 
 /// The one dispatcher of this VM; its Tokio runtime starts on the first send.
 static DISPATCHER: Lazy<Dispatcher> = Lazy::new(Dispatcher::new);
+
+/// Creates the dispatcher (no thread: its runtime starts with the first send).
+pub fn prepare() {
+    Lazy::force(&DISPATCHER);
+}
 
 /// The pid to notify: `notify` in the options when it is a local pid, else the caller.
 fn notify_pid(env: Env, opts: Term) -> Result<LocalPid, InputError> {
@@ -82,7 +88,7 @@ fn submit<'a>(env: Env<'a>, plan: Result<SendPlan, InputError>, opts: Term<'a>) 
     }
 }
 
-#[rustler::nif]
+#[rustler::nif(schedule = "DirtyCpu")]
 fn cancel<'a>(env: Env<'a>, reference: Term<'a>) -> Term<'a> {
     match job_key(reference) {
         Some(key) => {
@@ -93,13 +99,13 @@ fn cancel<'a>(env: Env<'a>, reference: Term<'a>) -> Term<'a> {
     }
 }
 
-#[rustler::nif]
+#[rustler::nif(schedule = "DirtyCpu")]
 fn cancel_all(env: Env) -> Term {
     DISPATCHER.cancel_all();
     atoms::ok().encode(env)
 }
 
-#[rustler::nif]
+#[rustler::nif(schedule = "DirtyCpu")]
 fn configure<'a>(env: Env<'a>, opts: Term<'a>) -> Term<'a> {
     let bad =
         |path: &[PathElem], reason: &str| encode::input_error(env, &InputError::new(path, reason));

@@ -1,4 +1,5 @@
-//! The HTTP clients: one `reqwest::Client` per distinct `cacertfile`, built lazily and reused.
+//! The HTTP clients: one `reqwest::Client` per distinct `cacertfile`, built lazily and reused;
+//! at most [`MAX_CLIENTS`] kept (the least recently used is dropped), a failed build not kept.
 //!
 //! Each client:
 //! - verifies servers with rustls and the system roots (reqwest 0.13 uses
@@ -26,6 +27,10 @@ use tokio::sync::OnceCell;
 /// Idle pooled connections are closed after this long.
 pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// At most this many clients are kept (each costs about 100 kB); the least recently used
+/// is dropped once a new one is built (a send still using it keeps its own handle).
+pub const MAX_CLIENTS: usize = 8;
+
 /// The largest `cacertfile` read; a bigger file is refused.
 pub const MAX_CACERTFILE_BYTES: u64 = 4 * 1024 * 1024;
 
@@ -52,7 +57,50 @@ type Slot = Arc<OnceCell<reqwest::Client>>;
 /// A cache of HTTP clients keyed by `cacertfile`. Cheap to create; builds nothing until asked.
 #[derive(Default)]
 pub struct ClientCache {
-    clients: Mutex<HashMap<Option<PathBuf>, Slot>>,
+    clients: Mutex<Clients>,
+}
+
+/// The slots, each with when it was last asked for (a counter, not a clock).
+#[derive(Default)]
+struct Clients {
+    slots: HashMap<Option<PathBuf>, (Slot, u64)>,
+    uses: u64,
+}
+
+impl Clients {
+    /// The slot for `key` (a new one when there is none), marked as just used.
+    fn slot(&mut self, key: Option<PathBuf>) -> Slot {
+        self.uses += 1;
+        let entry = self.slots.entry(key).or_default();
+        entry.1 = self.uses;
+        entry.0.clone()
+    }
+
+    /// Drops the least recently used slots other than `key`'s until at most [`MAX_CLIENTS`]
+    /// are kept.
+    fn trim(&mut self, key: &Option<PathBuf>) {
+        while self.slots.len() > MAX_CLIENTS {
+            let oldest = self
+                .slots
+                .iter()
+                .filter(|(k, _)| *k != key)
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone());
+            match oldest {
+                Some(oldest) => self.slots.remove(&oldest),
+                None => return,
+            };
+        }
+    }
+
+    /// Forgets `key`'s slot when it is still `slot` and holds no client (a failed build).
+    fn forget_failed(&mut self, key: &Option<PathBuf>, slot: &Slot) {
+        if let Some((kept, _)) = self.slots.get(key) {
+            if Arc::ptr_eq(kept, slot) && !kept.initialized() {
+                self.slots.remove(key);
+            }
+        }
+    }
 }
 
 /// Shows only how many clients are built: a client's own `Debug` may show proxy settings,
@@ -75,27 +123,52 @@ impl ClientCache {
     /// Tokio runtime) and reused afterwards. A failed build is not cached: the next call tries
     /// again, so a fixed `cacertfile` is picked up. Must be called within a Tokio runtime.
     pub async fn get(&self, cacertfile: Option<&Path>) -> Result<reqwest::Client, ClientError> {
-        let slot = {
-            let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-            clients
-                .entry(cacertfile.map(Path::to_path_buf))
-                .or_default()
-                .clone()
-        };
-        let path = cacertfile.map(Path::to_path_buf);
-        slot.get_or_try_init(|| async move {
-            tokio::task::spawn_blocking(move || build_client(path.as_deref()))
-                .await
-                .map_err(|_| ClientError::Build("client build task failed".into()))?
-        })
-        .await
-        .cloned()
+        let key = cacertfile.map(Path::to_path_buf);
+        let slot = self.lock().slot(key.clone());
+        let path = key.clone();
+        let got = slot
+            .get_or_try_init(|| async move {
+                tokio::task::spawn_blocking(move || build_client(path.as_deref()))
+                    .await
+                    .map_err(|_| ClientError::Build("client build task failed".into()))?
+            })
+            .await
+            .cloned();
+        match got {
+            Ok(_) => self.lock().trim(&key),
+            Err(_) => self.lock().forget_failed(&key, &slot),
+        }
+        got
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Clients> {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// How many clients have been built and are cached.
     pub fn len(&self) -> usize {
-        let clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-        clients.values().filter(|slot| slot.initialized()).count()
+        let clients = self.lock();
+        clients
+            .slots
+            .values()
+            .filter(|(slot, _)| slot.initialized())
+            .count()
+    }
+
+    /// How many `cacertfile`s the cache keeps a slot for (built or being built): at most
+    /// [`MAX_CLIENTS`] once no build is under way (builds in progress may add one each until
+    /// they finish), and a failed build leaves none.
+    pub fn kept(&self) -> usize {
+        self.lock().slots.len()
+    }
+
+    /// Whether a client for `cacertfile` is built and kept.
+    pub fn holds(&self, cacertfile: Option<&Path>) -> bool {
+        let key = cacertfile.map(Path::to_path_buf);
+        self.lock()
+            .slots
+            .get(&key)
+            .is_some_and(|(slot, _)| slot.initialized())
     }
 
     /// Whether no client has been built yet.

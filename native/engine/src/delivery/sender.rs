@@ -1,6 +1,7 @@
 //! Executing a [`SendPlan`]: the HTTP requests, their retries, and the per-tracking-id results.
 //!
-//! Tracking ids are sent in parallel; the batches of one tracking id in order, stopping at the
+//! Tracking ids are sent in parallel, at most [`MAX_PARALLEL_TRACKING_IDS`] at a time (the
+//! others wait their turn); the batches of one tracking id in order, stopping at the
 //! first batch that finally fails. Each attempt is limited by `plan.timeout` (connect, send and
 //! reading at most [`MAX_ANSWER_BYTES`] of the answer). Cancellation stops everything at once:
 //! the tracking ids not yet finished report [`SendError::Cancelled`].
@@ -13,7 +14,7 @@ use std::error::Error as StdError;
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, SystemTime};
 
-use futures_util::future::join_all;
+use futures_util::stream::{self, StreamExt};
 use futures_util::FutureExt;
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use tokio_util::sync::CancellationToken;
@@ -24,6 +25,11 @@ use crate::delivery::retry::{parse_retry_after, Attempt, Decision, RandomJitter,
 use crate::delivery::validation::{parse_validation_messages, MAX_VALIDATION_MESSAGES};
 use crate::wire::ga4::Mode;
 use crate::wire::plan::{PlannedRequest, SendPlan, TrackingPlan};
+
+/// At most this many tracking ids of one send are being sent at the same time (the contract:
+/// at most 16 ids per send, 4 at a time), so a send never opens more than this many
+/// connections at once.
+pub const MAX_PARALLEL_TRACKING_IDS: usize = 4;
 
 /// At most this much of an answer body is read.
 pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -65,13 +71,14 @@ pub async fn execute(
     let local = cancel.child_token();
     let _stop_children = local.clone().drop_guard();
     let shared = Shared {
+        secrets: secrets_of(&plan),
         client,
         timeout: plan.timeout,
         policy: RetryPolicy::new(plan.max_retries),
         validate,
     };
-    // The tracking ids run side by side within this task (no task of their own to spawn);
-    // a panic in one is that tracking id's `Internal` error.
+    // The tracking ids run side by side within this task (no task of their own to spawn), at
+    // most MAX_PARALLEL_TRACKING_IDS at once, results in the plan's order; a panic in one is that tracking id's `Internal` error.
     let (shared, local) = (&shared, &local);
     let parts = plan.trackings.into_iter().map(|tracking| async move {
         if !tracking.valid {
@@ -95,7 +102,31 @@ pub async fn execute(
             },
         }
     });
-    join_all(parts).await
+    stream::iter(parts)
+        .buffered(MAX_PARALLEL_TRACKING_IDS)
+        .collect()
+        .await
+}
+
+/// The api_secrets of `plan`'s requests, decoded and as they appear in the URL.
+fn secrets_of(plan: &SendPlan) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for request in plan.trackings.iter().flat_map(|t| t.requests.first()) {
+        let url = request.url.expose();
+        if let Some((_, secret)) = url.query_pairs().find(|(k, _)| k == "api_secret") {
+            out.push(secret.into_owned());
+        }
+        for pair in url.query().unwrap_or("").split('&') {
+            if let Some(raw) = pair.strip_prefix("api_secret=") {
+                out.push(raw.to_string());
+            }
+        }
+    }
+    out.retain(|s| !s.is_empty());
+    // Longest first, so a secret containing another is masked whole.
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out.dedup();
+    out
 }
 
 /// The result of an invalid tracking id: nothing planned, nothing sent.
@@ -133,6 +164,9 @@ pub fn failed_results(plan: &SendPlan, error: SendError) -> Vec<TrackingResult> 
 /// What the tracking ids of one send share.
 struct Shared {
     client: Option<reqwest::Client>,
+    /// Every api_secret of the send, as given and as written in the URL: masked in whatever
+    /// text the endpoint sends back.
+    secrets: Vec<String>,
     timeout: Duration,
     policy: RetryPolicy,
     validate: bool,
@@ -175,7 +209,7 @@ async fn send_tracking(
                     out.result = Err(SendError::Cancelled);
                     return out;
                 }
-                answer = attempt(client, request, shared.timeout, shared.validate) => answer,
+                answer = attempt(client, request, shared) => answer,
             };
             if answer.attempt == Attempt::Success {
                 out.events += request.events;
@@ -229,13 +263,8 @@ impl From<Attempt> for Answer {
 }
 
 /// One POST, limited by `timeout` as a whole.
-async fn attempt(
-    client: &reqwest::Client,
-    request: &PlannedRequest,
-    timeout: Duration,
-    validate: bool,
-) -> Answer {
-    match tokio::time::timeout(timeout, attempt_unlimited(client, request, validate)).await {
+async fn attempt(client: &reqwest::Client, request: &PlannedRequest, shared: &Shared) -> Answer {
+    match tokio::time::timeout(shared.timeout, attempt_unlimited(client, request, shared)).await {
         Ok(answer) => answer,
         Err(_elapsed) => Attempt::Timeout.into(),
     }
@@ -244,7 +273,7 @@ async fn attempt(
 async fn attempt_unlimited(
     client: &reqwest::Client,
     request: &PlannedRequest,
-    validate: bool,
+    shared: &Shared,
 ) -> Answer {
     let sent = client
         .post(request.url.expose().clone())
@@ -282,8 +311,8 @@ async fn attempt_unlimited(
     }
     Answer {
         attempt: Attempt::Success,
-        messages: if validate {
-            parse_validation_messages(&body)
+        messages: if shared.validate {
+            parse_validation_messages(&body, &shared.secrets)
         } else {
             Vec::new()
         },
