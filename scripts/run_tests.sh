@@ -30,7 +30,11 @@ step cargo-clippy cargo clippy --release --workspace --all-targets --locked -- -
 
 # Tests run in release mode so they share compiled dependencies with the NIF's build.
 echo "==> cargo-test"
-cargo test --release --locked -p mongoose_system_metrics_engine >"$log_dir/cargo-test.log" 2>&1
+# The engine's tests, and the NIF crate's structure test (it reads the sources; the NIF
+# crate's library cannot be linked outside the VM).
+{ cargo test --release --locked -p mongoose_system_metrics_engine &&
+  cargo test --release --locked -p mongoose_system_metrics_nif --test schedulers; } \
+    >"$log_dir/cargo-test.log" 2>&1
 cargo_status=$?
 grep -E "^test result:" "$log_dir/cargo-test.log"
 eval "$(awk '/^test result:/ {
