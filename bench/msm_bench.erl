@@ -236,6 +236,9 @@ report_monitor(Key, Pid) ->
 
 latency(FastUrl, HangUrl) ->
     Mon = start_monitor(),
+    %% The first call in a fresh VM (set-up happens when the library loads).
+    {FirstUs, {ok, _}} = timer:tc(fun() -> ?NIF:build_report(node_info(realistic)) end),
+    result("first_build_report_us", FirstUs),
     Events = realistic_events(),
     result("realistic_events", length(Events)),
     {ok, Big} = ?NIF:build_report(node_info({modules, 1000})),
@@ -274,6 +277,14 @@ latency(FastUrl, HangUrl) ->
     _ = time_calls(fun() -> ?NIF:plan_requests(Events, Opts) end, 2000),
     report_times("plan_requests_realistic",
                  time_calls(fun() -> ?NIF:plan_requests(Events, Opts) end, 20000)),
+    %% A 64 MB unaligned sub-binary (the VM copies one when a NIF inspects it) as a version
+    %% and as a URL: refused by size before anything inspects it.
+    <<_:1, Unaligned/binary>> = <<0:1, (binary:copy(<<"x">>, 64 * 1024 * 1024))/binary>>,
+    {VersionUs, {error, _}} = timer:tc(fun() -> ?NIF:build_report(#{version => Unaligned}) end),
+    result("unaligned_64mb_version_build_report_us", VersionUs),
+    {UrlUs, {error, _}} =
+        timer:tc(fun() -> ?NIF:send_report(Events, Opts#{url => Unaligned}) end),
+    result("unaligned_64mb_url_send_report_us", UrlUs),
     %% send_report while the endpoint hangs: rounds of 2,500 sends (max_in_flight 5,000),
     %% then cancel_all and collect every answer. First a report just built, as the service
     %% sends it; then the same events in another order, which no build produced. Both are
@@ -598,6 +609,11 @@ summary(File) ->
                                {P0, S0, T0, C0}
                            end || {P0, S0} <- [{"median", "median"}, {"p99", "p99"},
                                                {"p99.9", "p999"}, {"max", "max"}]]],
+    Row("NIF build_report, first call in a fresh VM", G("first_build_report_us"), "us", "", none),
+    Row("NIF build_report, 64 MB unaligned version", G("unaligned_64mb_version_build_report_us"),
+        "us", "", none),
+    Row("NIF send_report, 64 MB unaligned url", G("unaligned_64mb_url_send_report_us"), "us", "",
+        none),
     Row("probe lateness p99, idle", G("probe_idle_p99_us"), "us", "", none),
     Row("probe lateness p99, under flood", G("probe_flood_p99_us"), "us", "", none),
     Row("probe p99 flood / idle", G("probe_p99_flood_over_idle"), "x", "<= 1.2x", Le(1.2)),
