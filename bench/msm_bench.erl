@@ -569,7 +569,7 @@ recv_all(S, Acc) ->
 
 %%% Summary ------------------------------------------------------------------------------------
 
-%% Reads bench/results/latest.txt and prints the table of issue 5's targets.
+%% Reads bench/results/latest.txt and prints the table of measurements and targets.
 summary(File) ->
     {ok, Bin} = file:read_file(File),
     Lines = [string:lexemes(L, " ") || L <- binary:split(Bin, <<"\n">>, [global]), L =/= <<>>],

@@ -1,5 +1,5 @@
 #!/bin/sh
-# `make bench`: the performance proof of issue 5, end to end (see BENCHMARKS.md).
+# `make bench`: what a report costs the node, end to end (see BENCHMARKS.md).
 #
 # Builds the NIF (rebar3 compile), the loopback sink and the floor client (cargo examples of
 # the engine crate) and the Erlang bench modules, starts two sinks on 127.0.0.1 as separate OS

@@ -950,7 +950,7 @@ async fn tls_with_the_ca_as_cacertfile_is_ok() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// At most 4 tracking ids at a time (issue 14, point 2)
+// At most 4 tracking ids at a time (contract)
 
 /// Counts the requests open at once at a loopback server that holds each request until
 /// `hold_until` are open together (or a while has passed, so a bounded sender is not stuck),
@@ -1020,7 +1020,7 @@ async fn at_most_four_tracking_ids_are_sent_at_the_same_time() {
 
 // ---------------------------------------------------------------------------------------------
 // The client cache: at most 8 kept, least recently used dropped, failed builds not kept
-// (issue 14, point 7)
+// The client cache: at most 8 kept, least recently used dropped (contract)
 
 #[tokio::test]
 async fn the_client_cache_keeps_at_most_eight_and_no_failed_build() {
