@@ -1020,7 +1020,6 @@ async fn at_most_four_tracking_ids_are_sent_at_the_same_time() {
 
 // ---------------------------------------------------------------------------------------------
 // The client cache: at most 8 kept, least recently used dropped, failed builds not kept
-// The client cache: at most 8 kept, least recently used dropped (contract)
 
 #[tokio::test]
 async fn the_client_cache_keeps_at_most_eight_and_no_failed_build() {
