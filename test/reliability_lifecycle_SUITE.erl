@@ -34,22 +34,27 @@ suite() ->
 %%%===================================================================
 
 app_stop_start_100_times(Config) ->
+    hundred_rounds(Config, fun one_app_round/3,
+                   fun() -> {ok, _} = application:ensure_all_started(mongoose_system_metrics) end).
+
+%% 100 rounds of Round(Opts, Stub, I) against a stub that holds each request 5 s; what the
+%% VM keeps for its lifetime (the engine's runtime, the HTTP client) exists before the
+%% baseline, and nothing else is left after. Cleanup runs after the rounds.
+hundred_rounds(Config, Round, Cleanup) ->
     {ok, Stub} = ga4_stub_server:start(),
     msm_test_helper:set_mim_config(),
     msm_test_helper:report_dir(Config),
     try
         ga4_stub_server:set_response(Stub, #{status => 204, delay => 5000}),
         Opts = service_opts(ga4_stub_server:url(Stub)),
-        %% What stays for the VM's lifetime (the engine's runtime, the HTTP client) exists
-        %% before the baseline.
         warm_up(Stub),
         Base = snapshot(),
-        [one_app_round(Opts, Stub, I) || I <- lists:seq(1, 100)],
+        [Round(Opts, Stub, I) || I <- lists:seq(1, 100)],
         ?assert(length(ga4_stub_server:requests(Stub)) >= 50),
         assert_nothing_left(Base)
     after
         ga4_stub_server:stop(Stub),
-        {ok, _} = application:ensure_all_started(mongoose_system_metrics),
+        Cleanup(),
         msm_test_helper:clear_mim_config()
     end.
 
@@ -67,22 +72,7 @@ one_app_round(Opts, Stub, I) ->
     ?assertNot(is_process_alive(Pid)).
 
 service_restart_100_times(Config) ->
-    {ok, Stub} = ga4_stub_server:start(),
-    msm_test_helper:set_mim_config(),
-    msm_test_helper:report_dir(Config),
-    try
-        ga4_stub_server:set_response(Stub, #{status => 204, delay => 5000}),
-        Opts = service_opts(ga4_stub_server:url(Stub)),
-        warm_up(Stub),
-        Base = snapshot(),
-        [one_service_round(Opts, Stub, I) || I <- lists:seq(1, 100)],
-        ?assert(length(ga4_stub_server:requests(Stub)) >= 50),
-        assert_nothing_left(Base)
-    after
-        ga4_stub_server:stop(Stub),
-        msm_test_helper:stop_service(),
-        msm_test_helper:clear_mim_config()
-    end.
+    hundred_rounds(Config, fun one_service_round/3, fun msm_test_helper:stop_service/0).
 
 one_service_round(Opts, Stub, I) ->
     Seen = length(ga4_stub_server:requests(Stub)),
