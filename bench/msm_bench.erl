@@ -449,9 +449,9 @@ cpu_engine(Url, Reports, BodiesFile) ->
     ok = file:write_file(BodiesFile, [<<(length(Bodies)):32>>
                                       | [<<(byte_size(B)):32, B/binary>> || B <- Bodies]]),
     result("requests_per_report", length(Bodies)),
+    %% The service's path: one call builds and sends.
     One = fun() ->
-                  {ok, Events} = ?NIF:build_report(NI),
-                  {ok, Ref} = ?NIF:send_report(Events, Opts),
+                  {ok, _Events, Ref} = ?NIF:build_and_send(NI, Opts),
                   [#{result := ok, requests := N}] = wait_sent(Ref, 10000),
                   N
           end,

@@ -29,7 +29,8 @@ groups() ->
                 validate_mode_returns_messages,
                  hanging_endpoint_times_out, cancel_stops_send, cancel_all_stops_sends,
                  overload_rejects_at_once, notify_other_pid, connection_refused,
-                 configure_errors, built_report_sent_as_built, built_report_new_options,
+                 configure_errors, build_and_send_sends_what_it_built,
+                 build_and_send_error_paths, built_report_sent_as_built, built_report_new_options,
                  altered_built_report_rechecked, large_node_builds_and_sends, many_distinct_atoms,
                  large_inputs_answer]}].
 
@@ -98,6 +99,17 @@ node_info() ->
 
 names(Events) -> [N || #{name := N} <- Events].
 
+%% The events node_info() gives, in order.
+node_info_event_names() ->
+    [<<"host_count">>, <<"domain_count">>,
+     <<"module_with_opt">>, <<"module_with_opt">>, <<"module_with_opt">>,
+     <<"module_with_opt">>, <<"module_with_opt">>, <<"module_with_opt">>,
+     <<"custom_module_count">>, <<"cluster">>, <<"http_api">>,
+     <<"transport_mechanism">>, <<"tls_option">>, <<"tls_option">>,
+     <<"outgoing_pool">>, <<"outgoing_pool">>,
+     <<"xmpp_stanza_count">>, <<"xmpp_stanza_count">>, <<"xmpp_stanza_count">>,
+     <<"xmpp_stanza_count">>, <<"xmpp_stanza_count">>, <<"xmpp_stanza_count">>].
+
 by_name(Name, Events) -> [P || #{name := N, params := P} <- Events, N =:= Name].
 
 opts(Server) ->
@@ -134,15 +146,7 @@ library_loaded(_Config) ->
 
 full_node_info(_Config) ->
     {ok, Events} = ?NIF:build_report(node_info()),
-    ?assertEqual([<<"host_count">>, <<"domain_count">>,
-                  <<"module_with_opt">>, <<"module_with_opt">>, <<"module_with_opt">>,
-                  <<"module_with_opt">>, <<"module_with_opt">>, <<"module_with_opt">>,
-                  <<"custom_module_count">>, <<"cluster">>, <<"http_api">>,
-                  <<"transport_mechanism">>, <<"tls_option">>, <<"tls_option">>,
-                  <<"outgoing_pool">>, <<"outgoing_pool">>,
-                  <<"xmpp_stanza_count">>, <<"xmpp_stanza_count">>, <<"xmpp_stanza_count">>,
-                  <<"xmpp_stanza_count">>, <<"xmpp_stanza_count">>, <<"xmpp_stanza_count">>],
-                 names(Events)),
+    ?assertEqual(node_info_event_names(), names(Events)),
     ?assertEqual([#{<<"value">> => 2}], by_name(<<"host_count">>, Events)),
     ?assertEqual([#{<<"value">> => 4}], by_name(<<"domain_count">>, Events)),
     ?assertEqual([#{<<"module">> => <<"mod_mam">>, <<"backend">> => <<"rdbms">>},
@@ -581,6 +585,44 @@ module_answers_without_library(Config) ->
     after
         peer:stop(Peer)
     end.
+
+%% build_and_send/2 (the service's path) answers the events build_report/1 gives and sends
+%% exactly those: the collector receives the 22 events of node_info(), in order, for the
+%% configured client and tracking id.
+build_and_send_sends_what_it_built(Config) ->
+    Server = ?config(server, Config),
+    {ok, Events, Ref} = ?NIF:build_and_send(node_info(), opts(Server)),
+    ?assertEqual(node_info_event_names(), names(Events)),
+    ?assertEqual({ok, Events}, ?NIF:build_report(node_info())),
+    ?assertMatch([#{tracking_id := <<"G-NIFSUITE1">>, result := ok, events := 22,
+                    batches := 1, requests := 1}], wait_result(Ref)),
+    Received = ga4_stub_server:events(Server),
+    ?assertEqual(node_info_event_names(), [N || #{name := N} <- Received]),
+    ?assertEqual([{<<"suite-client-id">>, <<"G-NIFSUITE1">>, <<?SECRET>>}],
+                 lists:usort([{C, M, S} || #{client_id := C, measurement_id := M,
+                                             api_secret := S} <- Received])),
+    ?assertEqual([], ga4_stub_server:violations(Server)).
+
+%% Errors name the argument first, and nothing is sent; a full engine says overloaded.
+build_and_send_error_paths(Config) ->
+    Server = ?config(server, Config),
+    ?assertMatch({error, {invalid_input, [node_info, modules], _}},
+                 ?NIF:build_and_send(#{modules => oops}, opts(Server))),
+    ?assertMatch({error, {invalid_input, [node_info], _}},
+                 ?NIF:build_and_send(not_a_map, opts(Server))),
+    ?assertMatch({error, {invalid_input, [opts, client_id], _}},
+                 ?NIF:build_and_send(node_info(), opts(Server, #{client_id => <<"bad id!">>}))),
+    ?assertMatch({error, {invalid_input, [opts, notify], _}},
+                 ?NIF:build_and_send(node_info(), opts(Server, #{notify => self_please}))),
+    ?assertEqual([], ga4_stub_server:requests(Server)),
+    ga4_stub_server:set_response(Server, #{status => 204, delay => 10000, body => <<>>,
+                                           headers => []}),
+    ok = ?NIF:configure(#{max_in_flight => 1}),
+    {ok, _, R1} = ?NIF:build_and_send(node_info(), opts(Server, #{timeout_ms => 60000})),
+    ?assertEqual({error, overloaded},
+                 ?NIF:build_and_send(node_info(), opts(Server, #{timeout_ms => 60000}))),
+    ok = ?NIF:cancel_all(),
+    ?assertMatch([#{result := {error, cancelled}}], wait_result(R1)).
 
 %% A built report is sent as built: the requests are byte for byte the ones planned for it,
 %% whether the events are the built term itself, a copy of it, or spelled differently where

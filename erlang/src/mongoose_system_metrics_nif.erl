@@ -21,7 +21,7 @@
 %%% (reliability_lifecycle_SUITE:reload_stub_module_keeps_vm_up).
 -module(mongoose_system_metrics_nif).
 
--export([build_report/1, encode_json/1, plan_requests/2, send_report/2,
+-export([build_report/1, encode_json/1, plan_requests/2, send_report/2, build_and_send/2,
          cancel/1, cancel_all/0, configure/1, load_error/0, release_rules/1, new_client_id/0]).
 
 -on_load(init/0).
@@ -119,6 +119,13 @@ plan_requests(_Events, _Opts) -> not_loaded().
 -spec send_report([event()], send_opts()) ->
           {ok, reference()} | {error, overloaded | input_error() | nif_error()}.
 send_report(_Events, _Opts) -> not_loaded().
+
+%% @doc `build_report/1' and `send_report/2' in one call (the events go to the send as built,
+%% and are checked there as every send is): the events, for the report file, and the send's
+%% reference. Error paths start with `node_info' or `opts'.
+-spec build_and_send(node_info(), send_opts()) ->
+          {ok, [event()], reference()} | {error, overloaded | input_error() | nif_error()}.
+build_and_send(_NodeInfo, _Opts) -> not_loaded().
 
 %% @doc Stops the pending attempts and retries of one send; its message carries `cancelled'.
 -spec cancel(reference()) -> ok | {error, nif_error()}.

@@ -56,27 +56,37 @@ run(Service, Ctx) ->
     end.
 
 run_job(Service, Ctx) ->
-    Outcome = case collect_and_build(Ctx) of
-                  {ok, Info, Events, Failures} ->
-                      Collected = #{collect_failures => Failures,
-                                    file => mongoose_system_metrics_file:save(Events),
-                                    counts => maps:get(stanza_counts, Info, undefined)},
-                      send(Service, Ctx, Events, Collected);
-                  {error, Reason} ->
-                      #{build => {error, Reason}}
-              end,
-    Service ! {job_done, self(), Outcome}.
+    {Info, Failures} = collect(Ctx),
+    Collected = #{collect_failures => Failures,
+                  counts => maps:get(stanza_counts, Info, undefined)},
+    Service ! {job_done, self(), report(Service, Ctx, Info, Collected)}.
 
-send(_Service, #{tracking_ids := []}, _Events, Outcome) ->
-    Outcome#{send => no_tracking_id};
-send(Service, #{client_id := Known} = Ctx, Events, Outcome) ->
+%% With a tracking id and a client id, the events are built and sent in one engine call;
+%% otherwise they are only built. Either way the report file gets them.
+report(Service, #{tracking_ids := [_ | _], client_id := Known} = Ctx, Info, Collected) ->
     case mongoose_system_metrics_cluster:client_id(Known) of
         {ok, ClientId} ->
-            Notify = fun(Ref) -> Service ! {job_sending, self(), Ref} end,
-            Outcome#{client_id => ClientId,
-                     send => send_and_wait(Events, send_opts(Ctx, ClientId), Notify)};
+            case mongoose_system_metrics_nif:build_and_send(Info, send_opts(Ctx, ClientId)) of
+                {ok, Events, Ref} ->
+                    Service ! {job_sending, self(), Ref},
+                    Outcome = Collected#{file => mongoose_system_metrics_file:save(Events),
+                                         client_id => ClientId},
+                    Outcome#{send => wait_sent(Ref)};
+                {error, {invalid_input, [node_info | Path], Why}} ->
+                    #{build => {error, {build_report, {invalid_input, Path, Why}}}};
+                {error, _} = Err ->
+                    build_only(Info, Collected#{client_id => ClientId, send => Err})
+            end;
         {error, Reason} ->
-            Outcome#{send => {error, {client_id, Reason}}}
+            build_only(Info, Collected#{send => {error, {client_id, Reason}}})
+    end;
+report(_Service, _Ctx, Info, Collected) ->
+    build_only(Info, Collected#{send => no_tracking_id}).
+
+build_only(Info, Outcome) ->
+    case build(Info) of
+        {ok, Events} -> Outcome#{file => mongoose_system_metrics_file:save(Events)};
+        {error, Reason} -> #{build => {error, Reason}}
     end.
 
 %% @doc An exit reason that can be logged and kept in `status/0': a reason of this module's
@@ -152,21 +162,32 @@ validate(#{client_id := Known} = Ctx) ->
             case mongoose_system_metrics_cluster:client_id(Known) of
                 {ok, ClientId} ->
                     Opts = send_opts(Ctx#{mode => validate}, ClientId),
-                    send_and_wait(Events, Opts, fun(_) -> ok end);
+                    send_and_wait(Events, Opts);
                 {error, Reason} ->
                     {error, {client_id, Reason}}
             end;
         {error, _} = Err -> Err
     end.
 
-collect_and_build(#{opts := Opts, prev_counts := Prev}) ->
-    {Info0, Failures} = mongoose_system_metrics_collector:collect(Prev),
-    Info = case Opts of
-               #{cluster_report := true} -> mongoose_system_metrics_cluster:sum_stanza_counts(Info0);
-               _ -> Info0
-           end,
-    case mongoose_system_metrics_nif:build_report(Info) of
+collect_and_build(Ctx) ->
+    {Info, Failures} = collect(Ctx),
+    case build(Info) of
         {ok, Events} -> {ok, Info, Events, Failures};
+        {error, _} = Err -> Err
+    end.
+
+collect(#{opts := Opts, prev_counts := Prev}) ->
+    {Info, Failures} = mongoose_system_metrics_collector:collect(Prev),
+    case Opts of
+        #{cluster_report := true} ->
+            {mongoose_system_metrics_cluster:sum_stanza_counts(Info), Failures};
+        _ ->
+            {Info, Failures}
+    end.
+
+build(Info) ->
+    case mongoose_system_metrics_nif:build_report(Info) of
+        {ok, Events} -> {ok, Events};
         {error, Reason} -> {error, {build_report, Reason}}
     end.
 
@@ -183,15 +204,15 @@ send_opts(#{opts := Opts, tracking_ids := Tids, mode := Mode}, ClientId) ->
     maps:merge(#{client_id => ClientId, tracking_ids => Tids, mode => Mode, notify => self()},
                maps:from_list([{K, V} || {K, V} <- Optional, V =/= undefined])).
 
-send_and_wait(Events, Opts, Notify) ->
+send_and_wait(Events, Opts) ->
     case mongoose_system_metrics_nif:send_report(Events, Opts) of
-        {ok, Ref} ->
-            Notify(Ref),
-            receive
-                {mongoose_system_metrics_sent, Ref, Results} -> {ok, Results}
-            end;
-        {error, _} = Err ->
-            Err
+        {ok, Ref} -> wait_sent(Ref);
+        {error, _} = Err -> Err
+    end.
+
+wait_sent(Ref) ->
+    receive
+        {mongoose_system_metrics_sent, Ref, Results} -> {ok, Results}
     end.
 
 %%====================================================================

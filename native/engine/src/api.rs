@@ -32,6 +32,21 @@ pub fn plan_send(events: &Value, opts: &Value) -> Result<SendPlan, InputError> {
     plan::plan(&events, &opts).map_err(in_arg("events"))
 }
 
+/// `build_and_send/2`: the events of one report and the plan of their send, in one step (the
+/// service's path: the events never leave the engine to be read back). The plan re-checks the
+/// events against the send-time rules, as every send does. Error paths start with the
+/// argument's name: `node_info` or `opts`.
+pub fn build_and_plan(
+    node_info: &Value,
+    opts: &Value,
+) -> Result<(Vec<Event>, SendPlan), InputError> {
+    let info = NodeInfo::from_value(node_info).map_err(in_arg("node_info"))?;
+    let opts = SendOptions::from_value(opts).map_err(in_arg("opts"))?;
+    let events = build::build(&info);
+    let plan = plan::plan(&events, &opts).map_err(in_arg("node_info"))?;
+    Ok((events, plan))
+}
+
 /// `new_client_id/0`: a random (version 4) UUID, as text, for a node whose cluster has no
 /// id of its own.
 pub fn new_client_id() -> String {

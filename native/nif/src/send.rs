@@ -1,4 +1,4 @@
-//! send_report/2, cancel/1, cancel_all/0, configure/1: hand work to the engine's background
+//! send_report/2, build_and_send/2, cancel/1, cancel_all/0, configure/1: hand work to the engine's background
 //! dispatcher and return at once; the result comes back as one message. All run on a dirty
 //! CPU scheduler: cancel_all with thousands of sends in flight takes milliseconds, and any
 //! argument (an unaligned binary is copied whole when inspected) could be huge.
@@ -11,8 +11,12 @@ use once_cell::sync::Lazy;
 use rustler::{Encoder, Env, LocalPid, OwnedEnv, Term, TermType};
 
 use crate::atoms;
+use crate::decode::decode;
 use crate::encode;
 use crate::report::plan;
+use mongoose_system_metrics_engine::api;
+use mongoose_system_metrics_engine::node::node_info::NODE_INFO_MAX_DEPTH;
+use mongoose_system_metrics_engine::wire::options::OPTIONS_MAX_DEPTH;
 
 /// Most accepted `max_in_flight`.
 const MAX_IN_FLIGHT_CAP: i64 = 1_000_000;
@@ -47,22 +51,46 @@ fn job_key(reference: Term) -> Option<Vec<u8>> {
 /// realistic report; more for a hostile one, which must not hold a normal scheduler).
 #[rustler::nif(schedule = "DirtyCpu")]
 fn send_report<'a>(env: Env<'a>, events: Term<'a>, opts: Term<'a>) -> Term<'a> {
-    submit(env, plan(events, opts), opts)
+    match plan(events, opts).and_then(|plan| submit(env, plan, opts)) {
+        Ok(Ok(reference)) => encode::ok(env, reference),
+        Ok(Err(refused)) => refused,
+        Err(e) => encode::input_error(env, &e),
+    }
 }
 
-/// Queues a planned send on the background runtime and returns `{ok, Ref}` at once.
-fn submit<'a>(env: Env<'a>, plan: Result<SendPlan, InputError>, opts: Term<'a>) -> Term<'a> {
-    let plan = match plan {
-        Ok(plan) => plan,
+/// build_and_send/2: build_report/1 and send_report/2 in one call, the service's path:
+/// `{ok, Events, Ref}`. The events go to the send as the engine built them (and are checked
+/// again there), without a round trip through Erlang terms.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn build_and_send<'a>(env: Env<'a>, node_info: Term<'a>, opts: Term<'a>) -> Term<'a> {
+    let built = decode(node_info, NODE_INFO_MAX_DEPTH)
+        .map_err(api::in_arg("node_info"))
+        .and_then(|info| {
+            let decoded_opts = decode(opts, OPTIONS_MAX_DEPTH).map_err(api::in_arg("opts"))?;
+            api::build_and_plan(&info, &decoded_opts)
+        });
+    let (events, plan) = match built {
+        Ok(built) => built,
         Err(e) => return encode::input_error(env, &e),
     };
-    let pid = match notify_pid(env, opts) {
-        Ok(pid) => pid,
-        Err(e) => return encode::input_error(env, &e),
-    };
+    match submit(env, plan, opts) {
+        Ok(Ok(reference)) => (atoms::ok(), encode::events(env, &events), reference).encode(env),
+        Ok(Err(refused)) => refused,
+        Err(e) => encode::input_error(env, &e),
+    }
+}
+
+/// Queues a planned send on the background runtime: its reference, or the error term when the
+/// dispatcher refuses it (`overloaded`); an input error for a bad `notify`.
+fn submit<'a>(
+    env: Env<'a>,
+    plan: SendPlan,
+    opts: Term<'a>,
+) -> Result<Result<Term<'a>, Term<'a>>, InputError> {
+    let pid = notify_pid(env, opts)?;
     let reference = env.make_ref().encode(env);
     let Some(key) = job_key(reference) else {
-        return encode::error(env, atoms::internal_error());
+        return Ok(Err(encode::error(env, atoms::internal_error())));
     };
     let mut msg_env = OwnedEnv::new();
     let saved_ref = msg_env.save(reference);
@@ -81,11 +109,11 @@ fn submit<'a>(env: Env<'a>, plan: Result<SendPlan, InputError>, opts: Term<'a>) 
                 .encode(env)
         });
     };
-    match DISPATCHER.submit(key, plan, on_done) {
-        Ok(()) => encode::ok(env, reference),
-        Err(DispatchError::Overloaded) => encode::error(env, atoms::overloaded()),
-        Err(_) => encode::error(env, atoms::internal_error()),
-    }
+    Ok(match DISPATCHER.submit(key, plan, on_done) {
+        Ok(()) => Ok(reference),
+        Err(DispatchError::Overloaded) => Err(encode::error(env, atoms::overloaded())),
+        Err(_) => Err(encode::error(env, atoms::internal_error())),
+    })
 }
 
 #[rustler::nif(schedule = "DirtyCpu")]

@@ -1,4 +1,4 @@
-//! Issue 14, point 1: no NIF of this library runs on a normal scheduler. Whatever the input
+//! No NIF of this library runs on a normal scheduler. Whatever the input
 //! (an unaligned sub-binary is copied whole by the VM when a NIF inspects it, before any size
 //! check), only a dirty CPU scheduler is ever held. This checks the structure: every
 //! `#[rustler::nif]` of the crate's sources names `schedule = "DirtyCpu"`.
@@ -21,9 +21,9 @@ fn every_nif_runs_on_a_dirty_cpu_scheduler() {
             }
         }
     }
-    // build_report, encode_json, plan_requests, send_report, cancel, cancel_all, configure,
-    // release_rules, new_client_id.
-    assert_eq!(nifs.len(), 9, "{nifs:#?}");
+    // build_report, encode_json, plan_requests, send_report, build_and_send, cancel,
+    // cancel_all, configure, release_rules, new_client_id.
+    assert_eq!(nifs.len(), 10, "{nifs:#?}");
     let normal: Vec<_> = nifs
         .iter()
         .filter(|(_, _, attr)| attr != r#"#[rustler::nif(schedule = "DirtyCpu")]"#)
@@ -31,7 +31,7 @@ fn every_nif_runs_on_a_dirty_cpu_scheduler() {
     assert!(normal.is_empty(), "NIFs on a normal scheduler: {normal:#?}");
 }
 
-/// Issue 14, point 6: the one-time set-up runs when the library loads (rustler's `load`
+/// The one-time set-up runs when the library loads (rustler's `load`
 /// callback calls the engine's `prepare` and creates the dispatcher), not in a first call; the
 /// Tokio runtime stays lazy (created by the dispatcher's first submit only).
 #[test]
