@@ -47,6 +47,28 @@ pub fn build_and_plan(
     Ok((events, plan))
 }
 
+/// Most `max_in_flight` that `configure/1` accepts.
+pub const MAX_IN_FLIGHT_CAP: i64 = 1_000_000;
+
+/// `configure/1`: the bound on concurrent sends that the options set (`None`: an empty map
+/// sets nothing). `max_in_flight` is the only setting.
+pub fn max_in_flight(opts: &Value) -> Result<Option<usize>, InputError> {
+    let Value::Map(entries) = opts else {
+        return Err(InputError::new(&[], "expected a map"));
+    };
+    match entries.as_slice() {
+        [] => Ok(None),
+        [(Value::Atom(key), value)] if key == "max_in_flight" => match value {
+            Value::Int(n) if (1..=MAX_IN_FLIGHT_CAP).contains(n) => Ok(Some(*n as usize)),
+            _ => Err(InputError::new(
+                &[PathElem::Key("max_in_flight".into())],
+                format!("expected an integer from 1 to {MAX_IN_FLIGHT_CAP}"),
+            )),
+        },
+        _ => Err(InputError::new(&[], "only max_in_flight can be configured")),
+    }
+}
+
 /// `new_client_id/0`: a random (version 4) UUID, as text, for a node whose cluster has no
 /// id of its own.
 pub fn new_client_id() -> String {

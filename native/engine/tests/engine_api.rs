@@ -863,7 +863,7 @@ fn new_client_ids_are_random_v4_uuids() {
     assert_eq!(a.len(), 36);
 }
 
-/// Issue 14, point 6: the set-up the NIF does when it loads builds and plans a report (every
+/// The set-up the NIF does when it loads builds and plans a report (every
 /// table touched once), sends nothing and starts no runtime.
 #[test]
 fn prepare_builds_and_plans_without_starting_a_runtime() {
@@ -872,4 +872,53 @@ fn prepare_builds_and_plans_without_starting_a_runtime() {
     assert_eq!(api::prepare(), 1);
     assert_eq!(api::prepare(), 1);
     assert!(!dispatcher.is_started());
+}
+
+#[test]
+fn configure_accepts_max_in_flight_only_within_its_range() {
+    assert_eq!(api::max_in_flight(&map(vec![])).unwrap(), None);
+    let one = |v: Value| api::max_in_flight(&map(vec![("max_in_flight", v)]));
+    assert_eq!(one(int(1)).unwrap(), Some(1));
+    assert_eq!(one(int(1_000_000)).unwrap(), Some(1_000_000));
+    for bad in [int(0), int(-5), int(1_000_001), bin("64"), atom("infinity")] {
+        assert_eq!(one(bad).unwrap_err().path, vec![key("max_in_flight")]);
+    }
+    let other = map(vec![("max_in_flight", int(5)), ("other", int(1))]);
+    assert_eq!(api::max_in_flight(&other).unwrap_err().path, vec![]);
+    assert_eq!(api::max_in_flight(&map(vec![("other", int(1))])).unwrap_err().path, vec![]);
+    assert_eq!(api::max_in_flight(&atom("not_a_map")).unwrap_err().reason, "expected a map");
+}
+
+#[test]
+fn build_and_plan_builds_the_report_and_plans_it_with_argument_paths() {
+    let opts = map(vec![
+        ("client_id", bin("client-1")),
+        (
+            "tracking_ids",
+            list(vec![map(vec![("id", bin("G-ABC123")), ("secret", bin("s3cret"))])]),
+        ),
+        ("url", bin("http://127.0.0.1:9/mp/collect")),
+    ]);
+    let info = map(vec![("outgoing_pools", list(vec![atom("rdbms"), atom("http")]))]);
+    let (events, plan) = api::build_and_plan(&info, &opts).unwrap();
+    assert_eq!(
+        names(&events),
+        vec![
+            "custom_module_count",
+            "cluster",
+            "http_api",
+            "transport_mechanism",
+            "outgoing_pool",
+            "outgoing_pool"
+        ]
+    );
+    assert_eq!(plan.trackings.len(), 1);
+    assert_eq!(plan.trackings[0].tracking_id, "G-ABC123");
+    assert_eq!(plan.trackings[0].requests.len(), 1);
+    let bad_info = map(vec![("modules", atom("oops"))]);
+    let err = api::build_and_plan(&bad_info, &opts).unwrap_err();
+    assert_eq!(err.path, vec![key("node_info"), key("modules")]);
+    let bad_opts = map(vec![("client_id", bin("bad id!"))]);
+    let err = api::build_and_plan(&info, &bad_opts).unwrap_err();
+    assert_eq!(err.path[0], key("opts"));
 }

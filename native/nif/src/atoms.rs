@@ -25,7 +25,6 @@ rustler::atoms! {
     url,
     body,
     notify,
-    max_in_flight,
     release,
     stanza_counters,
     components,

@@ -6,7 +6,7 @@
 use mongoose_system_metrics_engine::api;
 use mongoose_system_metrics_engine::node::node_info::NODE_INFO_MAX_DEPTH;
 use mongoose_system_metrics_engine::node::value::{InputError, MAX_BINARY_BYTES};
-use mongoose_system_metrics_engine::report::event::EVENTS_MAX_DEPTH;
+use mongoose_system_metrics_engine::report::event::{Event, EVENTS_MAX_DEPTH};
 use mongoose_system_metrics_engine::report::release::{ReleaseLine, StanzaCounters};
 use mongoose_system_metrics_engine::wire::options::OPTIONS_MAX_DEPTH;
 use mongoose_system_metrics_engine::wire::plan::SendPlan;
@@ -22,6 +22,14 @@ pub fn plan(events: Term, opts: Term) -> Result<SendPlan, InputError> {
     let events = decode(events, EVENTS_MAX_DEPTH).map_err(api::in_arg("events"))?;
     let opts = decode(opts, OPTIONS_MAX_DEPTH).map_err(api::in_arg("opts"))?;
     api::plan_send(&events, &opts)
+}
+
+/// Decodes the arguments of `build_and_send/2`, builds the report and plans its send; error
+/// paths start with the argument's name.
+pub fn build_and_plan(node_info: Term, opts: Term) -> Result<(Vec<Event>, SendPlan), InputError> {
+    let node_info = decode(node_info, NODE_INFO_MAX_DEPTH).map_err(api::in_arg("node_info"))?;
+    let opts = decode(opts, OPTIONS_MAX_DEPTH).map_err(api::in_arg("opts"))?;
+    api::build_and_plan(&node_info, &opts)
 }
 
 #[rustler::nif(schedule = "DirtyCpu")]

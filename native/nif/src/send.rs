@@ -1,8 +1,10 @@
-//! send_report/2, build_and_send/2, cancel/1, cancel_all/0, configure/1: hand work to the engine's background
-//! dispatcher and return at once; the result comes back as one message. All run on a dirty
-//! CPU scheduler: cancel_all with thousands of sends in flight takes milliseconds, and any
-//! argument (an unaligned binary is copied whole when inspected) could be huge.
+//! send_report/2, build_and_send/2, cancel/1, cancel_all/0, configure/1: hand work to the
+//! engine's background dispatcher and return at once; the result comes back as one message.
+//! All run on a dirty CPU scheduler: cancel_all with thousands of sends in flight takes
+//! milliseconds, and any argument (an unaligned binary is copied whole when inspected) could
+//! be huge.
 
+use mongoose_system_metrics_engine::api;
 use mongoose_system_metrics_engine::delivery::dispatch::{DispatchError, Dispatcher};
 use mongoose_system_metrics_engine::delivery::outcome::TrackingResult;
 use mongoose_system_metrics_engine::node::value::{InputError, PathElem};
@@ -13,13 +15,7 @@ use rustler::{Encoder, Env, LocalPid, OwnedEnv, Term, TermType};
 use crate::atoms;
 use crate::decode::decode;
 use crate::encode;
-use crate::report::plan;
-use mongoose_system_metrics_engine::api;
-use mongoose_system_metrics_engine::node::node_info::NODE_INFO_MAX_DEPTH;
-use mongoose_system_metrics_engine::wire::options::OPTIONS_MAX_DEPTH;
-
-/// Most accepted `max_in_flight`.
-const MAX_IN_FLIGHT_CAP: i64 = 1_000_000;
+use crate::report::{build_and_plan, plan};
 
 /// The one dispatcher of this VM; its Tokio runtime starts on the first send.
 static DISPATCHER: Lazy<Dispatcher> = Lazy::new(Dispatcher::new);
@@ -51,10 +47,9 @@ fn job_key(reference: Term) -> Option<Vec<u8>> {
 /// realistic report; more for a hostile one, which must not hold a normal scheduler).
 #[rustler::nif(schedule = "DirtyCpu")]
 fn send_report<'a>(env: Env<'a>, events: Term<'a>, opts: Term<'a>) -> Term<'a> {
-    match plan(events, opts).and_then(|plan| submit(env, plan, opts)) {
-        Ok(Ok(reference)) => encode::ok(env, reference),
-        Ok(Err(refused)) => refused,
-        Err(e) => encode::input_error(env, &e),
+    match submit(env, plan(events, opts), opts) {
+        Ok(reference) => encode::ok(env, reference),
+        Err(refused) => refused,
     }
 }
 
@@ -63,35 +58,27 @@ fn send_report<'a>(env: Env<'a>, events: Term<'a>, opts: Term<'a>) -> Term<'a> {
 /// again there), without a round trip through Erlang terms.
 #[rustler::nif(schedule = "DirtyCpu")]
 fn build_and_send<'a>(env: Env<'a>, node_info: Term<'a>, opts: Term<'a>) -> Term<'a> {
-    let built = decode(node_info, NODE_INFO_MAX_DEPTH)
-        .map_err(api::in_arg("node_info"))
-        .and_then(|info| {
-            let decoded_opts = decode(opts, OPTIONS_MAX_DEPTH).map_err(api::in_arg("opts"))?;
-            api::build_and_plan(&info, &decoded_opts)
-        });
-    let (events, plan) = match built {
+    let (events, plan) = match build_and_plan(node_info, opts) {
         Ok(built) => built,
         Err(e) => return encode::input_error(env, &e),
     };
-    match submit(env, plan, opts) {
-        Ok(Ok(reference)) => (atoms::ok(), encode::events(env, &events), reference).encode(env),
-        Ok(Err(refused)) => refused,
-        Err(e) => encode::input_error(env, &e),
+    match submit(env, Ok(plan), opts) {
+        Ok(reference) => (atoms::ok(), encode::events(env, &events), reference).encode(env),
+        Err(refused) => refused,
     }
 }
 
-/// Queues a planned send on the background runtime: its reference, or the error term when the
-/// dispatcher refuses it (`overloaded`); an input error for a bad `notify`.
+/// Queues a planned send on the background runtime: its reference, or the error term.
 fn submit<'a>(
     env: Env<'a>,
-    plan: SendPlan,
+    plan: Result<SendPlan, InputError>,
     opts: Term<'a>,
-) -> Result<Result<Term<'a>, Term<'a>>, InputError> {
-    let pid = notify_pid(env, opts)?;
+) -> Result<Term<'a>, Term<'a>> {
+    let bad_input = |e: InputError| encode::input_error(env, &e);
+    let plan = plan.map_err(bad_input)?;
+    let pid = notify_pid(env, opts).map_err(bad_input)?;
     let reference = env.make_ref().encode(env);
-    let Some(key) = job_key(reference) else {
-        return Ok(Err(encode::error(env, atoms::internal_error())));
-    };
+    let key = job_key(reference).ok_or_else(|| encode::error(env, atoms::internal_error()))?;
     let mut msg_env = OwnedEnv::new();
     let saved_ref = msg_env.save(reference);
     // Runs on a Tokio worker thread (never a scheduler), as send_and_clear requires.
@@ -109,11 +96,11 @@ fn submit<'a>(
                 .encode(env)
         });
     };
-    Ok(match DISPATCHER.submit(key, plan, on_done) {
+    match DISPATCHER.submit(key, plan, on_done) {
         Ok(()) => Ok(reference),
         Err(DispatchError::Overloaded) => Err(encode::error(env, atoms::overloaded())),
         Err(_) => Err(encode::error(env, atoms::internal_error())),
-    })
+    }
 }
 
 #[rustler::nif(schedule = "DirtyCpu")]
@@ -135,27 +122,13 @@ fn cancel_all(env: Env) -> Term {
 
 #[rustler::nif(schedule = "DirtyCpu")]
 fn configure<'a>(env: Env<'a>, opts: Term<'a>) -> Term<'a> {
-    let bad =
-        |path: &[PathElem], reason: &str| encode::input_error(env, &InputError::new(path, reason));
-    if opts.get_type() != TermType::Map {
-        return bad(&[], "expected a map");
-    }
-    let size = opts.map_size().unwrap_or(0);
-    match opts.map_get(atoms::max_in_flight()) {
-        Ok(v) => match v.decode::<i64>() {
-            Ok(n) if (1..=MAX_IN_FLIGHT_CAP).contains(&n) => {
-                if size > 1 {
-                    return bad(&[], "only max_in_flight can be configured");
-                }
-                DISPATCHER.set_max_in_flight(n as usize);
-                atoms::ok().encode(env)
+    match decode(opts, 1).and_then(|opts| api::max_in_flight(&opts)) {
+        Ok(bound) => {
+            if let Some(n) = bound {
+                DISPATCHER.set_max_in_flight(n);
             }
-            _ => bad(
-                &[PathElem::Key("max_in_flight".into())],
-                "expected an integer from 1 to 1000000",
-            ),
-        },
-        Err(_) if size == 0 => atoms::ok().encode(env),
-        Err(_) => bad(&[], "only max_in_flight can be configured"),
+            atoms::ok().encode(env)
+        }
+        Err(e) => encode::input_error(env, &e),
     }
 }

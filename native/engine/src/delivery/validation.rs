@@ -117,7 +117,7 @@ mod tests {
         assert_eq!(truncate_bytes("aé".into(), 2), "a");
     }
 
-    /// Issue 14, point 4: an endpoint that echoes the request cannot put a secret, a forged
+    /// An endpoint that echoes the request cannot put a secret, a forged
     /// log line or unbounded text into results, logs or status.
     #[test]
     fn hostile_messages_are_masked_cleaned_and_bounded() {
