@@ -70,11 +70,24 @@ demo_command_sends_one_report(Config) ->
     ct:log("~ts", [Out]),
     ?assertEqual(0, Status),
     [?assert(contains(Out, Text)) || Text <- [<<"DEMO OK">>,
+                                              <<"== Preview: scripts/msm preview --config "
+                                                "demo/mongooseim.toml">>,
+                                              <<"Nothing has been sent.">>,
                                               <<"GA4 rule violations: 0">>,
                                               <<"\"client_id\" : ">>,
                                               <<"\"name\" : \"cluster\"">>,
+                                              <<"These are the 65 previewed events">>,
                                               <<"validationMessages: []">>,
                                               <<"system_metrics_report.json">>]],
+    %% The sample configuration brings every kind of event to the collector.
+    [_, Received] = binary:split(Out, <<"== Events the collector received and accepted ==">>),
+    [?assertMatch({Name, {match, _}},
+                  {Name, re:run(Received, ["^  ", Name, " "], [multiline])})
+     || Name <- [<<"host_count">>, <<"domain_count">>, <<"module_with_opt">>,
+                 <<"custom_module_count">>, <<"cluster">>, <<"http_api">>,
+                 <<"transport_mechanism">>, <<"tls_option">>, <<"outgoing_pool">>,
+                 <<"xmpp_stanza_count">>]],
+    ?assertNot(contains(Out, <<"sample-secret-not-real">>)),
     %% The demo printed the collector's own URL, on loopback only.
     {match, [Url]} = re:run(Out, "listening on (\\S+)", [{capture, all_but_first, binary}]),
     ?assertMatch(<<"http://127.0.0.1:", _/binary>>, Url).
