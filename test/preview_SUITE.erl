@@ -220,10 +220,11 @@ preview_equals_the_node_s_own_report(Config) ->
         ok ->
             Root = ?config(root, Config),
             Sample = filename:join([Root, "demo", "mongooseim.toml"]),
+            Latest = filename:join([Root, "demo", "mongooseim-6.8.toml"]),
             Small = write(Config, "small.toml", small_config()),
             [node_report_matches(Config, File, R)
-             || {File, R} <- [{Sample, "6.3.3"}, {Sample, "6.1.0"}, {Small, "6.8.0"},
-                              {Small, "6.5.0"}]];
+             || {File, R} <- [{Sample, "6.3.3"}, {Sample, "6.1.0"}, {Latest, "6.8.0"},
+                              {Small, "6.8.0"}, {Small, "6.5.0"}, {Small, "6.2.1"}]];
         Skip ->
             Skip
     end.
