@@ -1,6 +1,7 @@
 //! `msm-preview` (run as `scripts/msm preview --config FILE`): what a MongooseIM node running
 //! a configuration would send, sending nothing. Exit status 0 on success, 1 when the file
-//! cannot be read or parsed (the message names the line or the key), 2 for a usage error.
+//! cannot be read or parsed (the message names the line or the key), 2 for a usage error,
+//! and 70 (EX_SOFTWARE) should the engine refuse what this program made of a file (a defect).
 //! Warnings (what MongooseIM would not know) go to standard error.
 
 use std::io::Write;

@@ -108,7 +108,10 @@ pub fn invalid(key: &str, reason: impl Into<String>) -> ConfigError {
 /// Parses TOML text, locating a syntax error by line and column.
 pub fn parse_toml(text: &str) -> Result<Table, ConfigError> {
     text.parse::<Table>().map_err(|e| {
-        let at = e.span().map_or(0, |s| s.start).min(text.len());
+        let mut at = e.span().map_or(0, |s| s.start).min(text.len());
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
         let before = &text[..at];
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
