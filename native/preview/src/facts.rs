@@ -72,11 +72,13 @@ pub struct NodeFacts {
     pub stanza_counts: Option<Vec<(String, i64)>>,
 }
 
-/// Every module started on each host type (host types in MongooseIM's order).
-pub fn started_modules(
-    cfg: &MimConfig,
-    release: &Release,
-) -> Vec<(String, BTreeMap<String, Opts>)> {
+/// The modules started on each host type, with their options, host types in MongooseIM's
+/// order.
+pub type StartedModules = Vec<(String, BTreeMap<String, Opts>)>;
+
+/// Every module started on each host type: its configured modules (`host_config`'s when it
+/// has its own) with their defaults, and the modules they start.
+pub fn started_modules(cfg: &MimConfig, release: &Release) -> StartedModules {
     cfg.all_host_types()
         .into_iter()
         .map(|ht| {
@@ -92,14 +94,19 @@ pub fn started_modules(
 }
 
 impl NodeFacts {
-    /// The facts of `cfg` on `release`, from a file with extension `extension`.
-    pub fn gather(cfg: &MimConfig, release: &Release, extension: Option<&str>) -> NodeFacts {
-        let per_host_type = started_modules(cfg, release);
+    /// The facts of `cfg` on `release`, from a file with extension `extension`, given the
+    /// modules started on each host type ([`started_modules`]).
+    pub fn gather(
+        cfg: &MimConfig,
+        release: &Release,
+        extension: Option<&str>,
+        per_host_type: &StartedModules,
+    ) -> NodeFacts {
         let mut all: Vec<&String> = per_host_type.iter().flat_map(|(_, m)| m.keys()).collect();
         all.sort();
         all.dedup();
         let mut module_facts = Vec::new();
-        for (_, started) in &per_host_type {
+        for (_, started) in per_host_type {
             for module in &all {
                 let opts = match modules::kind(release, module) {
                     Kind::Uncounted => continue,

@@ -15,10 +15,9 @@ use crate::preview::Preview;
 pub fn json(preview: &Preview) -> String {
     let release = &preview.release;
     let cfg = &preview.config;
-    let started = facts::started_modules(cfg, release);
     let mut modules_by_host_type = Map::new();
     let mut specs = Map::new();
-    for (host_type, modules) in &started {
+    for (host_type, modules) in &preview.started {
         let mut loaded = Map::new();
         for (module, opts) in modules {
             let kind = modules::kind(release, module);

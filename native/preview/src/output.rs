@@ -6,7 +6,7 @@ use std::fmt::Write;
 use mongoose_system_metrics_engine::report::event::{Event, ParamValue};
 use serde_json::json;
 
-use crate::facts::{self, OptFact};
+use crate::facts::OptFact;
 use crate::preview::{Preview, Reporting, CLIENT_ID_PLACEHOLDER};
 
 /// Marks a value that the running node decides.
@@ -104,9 +104,9 @@ fn facts_text(preview: &Preview, out: &mut String) {
         }
     );
     out.push_str("  modules started, per host type (with what their config_metrics/1 reports):\n");
-    let started = facts::started_modules(cfg, &preview.release);
+    // The facts hold, for each host type in turn, one entry per module started on any.
     let per_host_type = f.modules.len() / host_types.len().max(1);
-    for (i, (host_type, modules)) in started.iter().enumerate() {
+    for (i, (host_type, modules)) in preview.started.iter().enumerate() {
         let entries = f.modules.iter().skip(i * per_host_type).take(per_host_type);
         let shown: Vec<String> = entries
             .filter(|e| modules.contains_key(&e.module))

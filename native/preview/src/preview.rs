@@ -10,7 +10,7 @@ use mongoose_system_metrics_engine::report::event::Event;
 use mongoose_system_metrics_engine::wire::options::SendOptions;
 use mongoose_system_metrics_engine::wire::plan;
 
-use crate::facts::NodeFacts;
+use crate::facts::{self, NodeFacts, StartedModules};
 use crate::mim_config::{invalid, parse_toml, ConfigError, MimConfig};
 use crate::release::Release;
 use crate::service::ServiceSection;
@@ -48,6 +48,8 @@ pub struct Preview {
     pub release: Release,
     /// The configuration as read.
     pub config: MimConfig,
+    /// The modules started on each host type.
+    pub started: StartedModules,
     /// The node facts.
     pub facts: NodeFacts,
     /// Whether the node reports.
@@ -87,7 +89,8 @@ pub fn preview_text(
     release: &Release,
 ) -> Result<Preview, PreviewError> {
     let config = MimConfig::read(&parse_toml(text)?, release)?;
-    let facts = NodeFacts::gather(&config, release, extension);
+    let started = facts::started_modules(&config, release);
+    let facts = NodeFacts::gather(&config, release, extension, &started);
     let reporting = match &config.service {
         None => Reporting::NoSection,
         Some(ServiceSection {
@@ -98,6 +101,7 @@ pub fn preview_text(
     };
     let mut preview = Preview {
         release: release.clone(),
+        started,
         facts,
         reporting,
         events: Vec::new(),

@@ -261,6 +261,58 @@ fn demo_sample_node_facts() {
         "{:?}",
         preview.config.warnings
     );
+    let started: Vec<(String, Vec<String>)> = preview
+        .started
+        .iter()
+        .map(|(ht, modules)| (ht.clone(), modules.keys().cloned().collect()))
+        .collect();
+    let localhost = strings(&[
+        "mod_acme_audit",
+        "mod_adhoc",
+        "mod_blocking",
+        "mod_bosh",
+        "mod_carboncopy",
+        "mod_disco",
+        "mod_event_pusher",
+        "mod_event_pusher_push",
+        "mod_inbox",
+        "mod_last",
+        "mod_mam",
+        "mod_mam_cache_user",
+        "mod_mam_muc",
+        "mod_mam_muc_rdbms_arch",
+        "mod_mam_muc_rdbms_arch_async",
+        "mod_mam_pm",
+        "mod_mam_rdbms_arch",
+        "mod_mam_rdbms_arch_async",
+        "mod_mam_rdbms_user",
+        "mod_muc",
+        "mod_offline",
+        "mod_ping",
+        "mod_presence",
+        "mod_privacy",
+        "mod_push_service_mongoosepush",
+        "mod_roster",
+        "mod_stream_management",
+        "mod_vcard",
+    ]);
+    let premium = strings(&[
+        "mod_disco",
+        "mod_http_upload",
+        "mod_mam",
+        "mod_mam_cassandra_arch",
+        "mod_mam_pm",
+        "mod_muc_light",
+        "mod_roster",
+        "mod_vcard",
+    ]);
+    assert_eq!(
+        started,
+        vec![
+            ("localhost".to_string(), localhost),
+            ("premium".to_string(), premium)
+        ]
+    );
 }
 
 /// The module events of one host type of demo/mongooseim.toml: the reporting modules only.
