@@ -195,8 +195,9 @@ mod tests {
     use crate::mim_config::parse_toml;
     use crate::modules::with_defaults;
 
-    /// The modules started for `[modules]` in `text` on `version`, on host type `localhost`.
-    fn started(version: &str, text: &str) -> Vec<String> {
+    /// The modules started, with their options, for `[modules]` in `text` on `version`, on
+    /// host type `localhost`.
+    fn resolved(version: &str, text: &str) -> BTreeMap<String, Opts> {
         let release = Release::parse(version).unwrap();
         let root = parse_toml(text).unwrap();
         let configured: BTreeMap<String, Opts> = root["modules"]
@@ -206,8 +207,11 @@ mod tests {
             .map(|(m, o)| (m.clone(), with_defaults(&release, m, o.as_table().unwrap())))
             .collect();
         resolve(&release, "localhost", &configured)
-            .into_keys()
-            .collect()
+    }
+
+    /// The names of the modules [`resolved`] starts.
+    fn started(version: &str, text: &str) -> Vec<String> {
+        resolved(version, text).into_keys().collect()
     }
 
     // Expected lists written from the modules' deps/2 in MongooseIM's sources.
@@ -312,16 +316,8 @@ mod tests {
 
     #[test]
     fn explicit_options_win_over_a_dependency_s() {
-        let release = Release::latest();
         let text = "[modules.mod_blocking]\n[modules.mod_privacy]\nbackend = \"rdbms\"\n";
-        let root = parse_toml(text).unwrap();
-        let configured: BTreeMap<String, Opts> = root["modules"]
-            .as_table()
-            .unwrap()
-            .iter()
-            .map(|(m, o)| (m.clone(), with_defaults(&release, m, o.as_table().unwrap())))
-            .collect();
-        let all = resolve(&release, "localhost", &configured);
+        let all = resolved("6.8.0", text);
         assert_eq!(all["mod_privacy"]["backend"].as_str(), Some("rdbms"));
         assert_eq!(all["mod_blocking"]["backend"].as_str(), Some("mnesia"));
     }

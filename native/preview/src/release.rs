@@ -3,6 +3,7 @@
 //! TOML configuration accepts (sections, listener and pool types, TLS defaults), read from
 //! each release's `mongoose_config_spec.erl`.
 
+use mongoose_system_metrics_engine::report::allowlists::POOL_TYPES;
 use mongoose_system_metrics_engine::report::release::{ReleaseLine, StanzaCounters};
 
 /// A MongooseIM release: the version a node running it reports, and its release line.
@@ -98,23 +99,14 @@ impl Release {
         }
     }
 
-    /// Outgoing pool types of `[outgoing_pools.TYPE.TAG]` (`riak`: 6.1 only).
-    pub fn pool_types(&self) -> &'static [&'static str] {
-        const TYPES: [&str; 8] = [
-            "cassandra",
-            "elastic",
-            "http",
-            "ldap",
-            "rabbit",
-            "rdbms",
-            "redis",
-            "riak",
-        ];
-        if self.minor == 1 {
-            &TYPES
-        } else {
-            &TYPES[..7]
-        }
+    /// Outgoing pool types of `[outgoing_pools.TYPE.TAG]`: those the engine may name
+    /// (MongooseIM's, 6.1-6.8), `riak` in 6.1 only.
+    pub fn pool_types(&self) -> Vec<&'static str> {
+        POOL_TYPES
+            .iter()
+            .copied()
+            .filter(|t| self.minor == 1 || *t != "riak")
+            .collect()
     }
 
     /// The TLS module a c2s listener's `tls` section defaults to: `fast_tls` up to 6.2,

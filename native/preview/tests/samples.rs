@@ -42,16 +42,18 @@ fn backend(module: &str, value: &str) -> ModuleFact {
     with(module, &[("backend", atom(value))])
 }
 
+/// The stanza types, in MongooseIM's order.
+const STANZA_TYPES: [&str; 6] = [
+    "xmppMessageSent",
+    "xmppMessageReceived",
+    "xmppIqSent",
+    "xmppIqReceived",
+    "xmppPresenceSent",
+    "xmppPresenceReceived",
+];
+
 fn stanza_counts() -> Option<Vec<(String, i64)>> {
-    let types = [
-        "xmppMessageSent",
-        "xmppMessageReceived",
-        "xmppIqSent",
-        "xmppIqReceived",
-        "xmppPresenceSent",
-        "xmppPresenceReceived",
-    ];
-    Some(types.iter().map(|t| (t.to_string(), 0)).collect())
+    Some(STANZA_TYPES.iter().map(|t| (t.to_string(), 0)).collect())
 }
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -74,22 +76,15 @@ fn backend_event(module: &str, backend: &str) -> Value {
 }
 
 fn stanza_events() -> Vec<Value> {
-    [
-        "xmppMessageSent",
-        "xmppMessageReceived",
-        "xmppIqSent",
-        "xmppIqReceived",
-        "xmppPresenceSent",
-        "xmppPresenceReceived",
-    ]
-    .iter()
-    .map(|t| {
-        ev(
-            "xmpp_stanza_count",
-            json!({"stanza_type": t, "total": 0, "increment": 0}),
-        )
-    })
-    .collect()
+    STANZA_TYPES
+        .iter()
+        .map(|t| {
+            ev(
+                "xmpp_stanza_count",
+                json!({"stanza_type": t, "total": 0, "increment": 0}),
+            )
+        })
+        .collect()
 }
 
 /// `msm-preview --json` of a sample.
