@@ -1,7 +1,8 @@
 #!/bin/sh
-# The test command (`make test`): format and lint checks, every Rust test (engine crate) and
-# every Common Test suite on the real NIF. Ends with one line "N passed, N failed[, N skipped]"
-# counting Rust and Common Test cases; exits non-zero if anything failed.
+# The test command (`make test`): format and lint checks, every Rust test (engine and preview
+# crates, the NIF crate's structure test) and every Common Test suite on the real NIF. Ends
+# with one line "N passed, N failed[, N skipped]" counting Rust and Common Test cases; exits
+# non-zero if anything failed.
 set -u
 cd "$(dirname "$0")/.."
 sh scripts/ensure_deps.sh || exit 1
@@ -30,10 +31,12 @@ step cargo-clippy cargo clippy --release --workspace --all-targets --locked -- -
 
 # Tests run in release mode so they share compiled dependencies with the NIF's build.
 echo "==> cargo-test"
-# The engine's tests, and the NIF crate's structure test (it reads the sources; the NIF
-# crate's library cannot be linked outside the VM).
+# The engine's tests, the NIF crate's structure test (it reads the sources; the NIF crate's
+# library cannot be linked outside the VM), and the preview's (it builds msm-preview, which
+# the preview suite then runs).
 { cargo test --release --locked -p mongoose_system_metrics_engine &&
-  cargo test --release --locked -p mongoose_system_metrics_nif --test schedulers; } \
+  cargo test --release --locked -p mongoose_system_metrics_nif --test schedulers &&
+  cargo test --release --locked -p mongoose_system_metrics_preview; } \
     >"$log_dir/cargo-test.log" 2>&1
 cargo_status=$?
 grep -E "^test result:" "$log_dir/cargo-test.log"

@@ -1,5 +1,6 @@
 %%% @doc What an operator sees and runs: the main-job command (`make demo', run for real),
-%%% the preview (in process, and the `scripts/msm-preview' escript against a running node),
+%%% the preview (in process), `scripts/msm status --node' and `scripts/msm preview --node'
+%%% against a running node (short names, and long names when the host has a dot),
 %%% and the single log line when TLS verification fails, naming `cacertfile' (against a real
 %%% HTTPS sink on 127.0.0.1), with the cacertfile remedy shown to work.
 %%% MongooseIM is not running here: the stand-in modules in test/ answer for it.
@@ -15,7 +16,8 @@
 
 all() ->
     [demo_command_sends_one_report, preview_in_process_sends_nothing,
-     preview_escript_against_running_node, tls_failure_logs_one_line_naming_cacertfile,
+     msm_commands_against_a_running_node, msm_commands_with_long_names,
+     tls_failure_logs_one_line_naming_cacertfile,
      cacertfile_makes_tls_pass].
 
 init_per_suite(Config) ->
@@ -68,11 +70,24 @@ demo_command_sends_one_report(Config) ->
     ct:log("~ts", [Out]),
     ?assertEqual(0, Status),
     [?assert(contains(Out, Text)) || Text <- [<<"DEMO OK">>,
+                                              <<"== Preview: scripts/msm preview --config "
+                                                "demo/mongooseim.toml">>,
+                                              <<"Nothing has been sent.">>,
                                               <<"GA4 rule violations: 0">>,
                                               <<"\"client_id\" : ">>,
                                               <<"\"name\" : \"cluster\"">>,
+                                              <<"These are the 65 previewed events">>,
                                               <<"validationMessages: []">>,
                                               <<"system_metrics_report.json">>]],
+    %% The sample configuration brings every kind of event to the collector.
+    [_, Received] = binary:split(Out, <<"== Events the collector received and accepted ==">>),
+    [?assertMatch({Name, {match, _}},
+                  {Name, re:run(Received, ["^  ", Name, " "], [multiline])})
+     || Name <- [<<"host_count">>, <<"domain_count">>, <<"module_with_opt">>,
+                 <<"custom_module_count">>, <<"cluster">>, <<"http_api">>,
+                 <<"transport_mechanism">>, <<"tls_option">>, <<"outgoing_pool">>,
+                 <<"xmpp_stanza_count">>]],
+    ?assertNot(contains(Out, <<"sample-secret-not-real">>)),
     %% The demo printed the collector's own URL, on loopback only.
     {match, [Url]} = re:run(Out, "listening on (\\S+)", [{capture, all_but_first, binary}]),
     ?assertMatch(<<"http://127.0.0.1:", _/binary>>, Url).
@@ -98,45 +113,103 @@ preview_in_process_sends_nothing(_Config) ->
         ga4_stub_server:stop(Sink)
     end.
 
-preview_escript_against_running_node(Config) ->
+%% A node running the service, started by the test with its own cookie (peer, through its
+%% standard input and output: this node needs no distribution).
+start_target(Config, Name, Host, LongNames, Cookie) ->
+    Root = ?config(root, Config),
+    Paths = [filename:absname(filename:join(code:lib_dir(mongoose_system_metrics), "ebin"), Root)
+             | [filename:absname(filename:dirname(code:which(M)), Root)
+                || M <- [?MODULE, msm_test_helper, mongoose_config]]],
+    {ok, Peer, Node} = peer:start_link(#{name => Name, host => Host, longnames => LongNames,
+                                         connection => standard_io,
+                                         args => ["-setcookie", Cookie]
+                                                 ++ lists:append([["-pa", P] || P <- Paths])}),
+    ok = peer:call(Peer, application, set_env,
+                   [mongoose_system_metrics, report_dir, ?config(priv_dir, Config)]),
+    {ok, _} = peer:call(Peer, application, ensure_all_started, [mongoose_system_metrics]),
+    {Peer, Node}.
+
+start_service_on(Peer, Url) ->
+    {ok, _} = peer:call(Peer, ?SERVICE, start,
+                        [#{initial_report => 3600000, periodic_report => 3600000,
+                           report => true, url => Url,
+                           tracking_id => #{id => "G-NODE1", secret => ?SECRET}}]).
+
+msm_commands_against_a_running_node(Config) ->
     Root = ?config(root, Config),
     {ok, Sink} = ga4_stub_server:start(),
     Cookie = "msm_operator_cookie",
-    Ebin = filename:absname(filename:join(code:lib_dir(mongoose_system_metrics), "ebin"), Root),
-    TestEbin = filename:absname(filename:dirname(code:which(?MODULE)), Root),
-    SupportEbin = filename:absname(filename:dirname(code:which(msm_test_helper)), Root),
-    StandinsEbin = filename:absname(filename:dirname(code:which(mongoose_config)), Root),
-    ct:log("code paths for the peer: ~s ~s", [Ebin, TestEbin]),
-    Name = list_to_atom("msm_preview_target_" ++ os:getpid()),
-    {ok, Peer, Node} = peer:start_link(#{name => Name, connection => standard_io,
-                                         args => ["-setcookie", Cookie, "-pa", Ebin,
-                                                  "-pa", TestEbin, "-pa", SupportEbin,
-                                                  "-pa", StandinsEbin]}),
+    [_, Host] = string:split(atom_to_list(node_host_probe()), "@"),
+    Name = "msm_target_" ++ os:getpid(),
+    {Peer, Node} = start_target(Config, list_to_atom(Name), Host, false, Cookie),
     try
-        Url = list_to_binary(ga4_stub_server:url(Sink)),
-        ok = peer:call(Peer, application, set_env,
-                       [mongoose_system_metrics, report_dir, ?config(priv_dir, Config)]),
-        {ok, _} = peer:call(Peer, application, ensure_all_started, [mongoose_system_metrics]),
-        {ok, _} = peer:call(Peer, ?SERVICE, start,
-                            [#{initial_report => 3600000, periodic_report => 3600000,
-                               report => true, url => Url,
-                               tracking_id => #{id => "G-ESCRIPT1", secret => ?SECRET}}]),
-        {Status, Out} = run(Root, "escript scripts/msm-preview " ++ atom_to_list(Node) ++ " "
-                            ++ Cookie, 60000),
+        ?assertEqual(Name ++ "@" ++ Host, atom_to_list(Node)),
+        %% Before the service starts: status says so, preview says why there is none.
+        {0, Idle} = run(Root, "sh scripts/msm status --node " ++ atom_to_list(Node)
+                        ++ " --cookie " ++ Cookie, 60000),
+        ct:log("~ts", [Idle]),
+        ?assert(contains(Idle, <<"running          false">>)),
+        {1, NotRunning} = run(Root, "sh scripts/msm preview --node " ++ atom_to_list(Node)
+                              ++ " --cookie " ++ Cookie, 60000),
+        ?assert(contains(NotRunning, <<"not running">>)),
+        start_service_on(Peer, list_to_binary(ga4_stub_server:url(Sink))),
+        %% The node without its host: this machine's, as MongooseIM's scripts do.
+        {Status, Out} = run(Root, "sh scripts/msm preview --node " ++ Name
+                            ++ " --cookie " ++ Cookie, 60000),
         ct:log("~ts", [Out]),
         ?assertEqual(0, Status),
         ?assert(contains(Out, <<"System metrics preview: nothing has been sent.">>)),
-        ?assert(contains(Out, <<"measurement_id=G-ESCRIPT1&api_secret=***">>)),
+        ?assert(contains(Out, <<"measurement_id=G-NODE1&api_secret=***">>)),
         ?assert(contains(Out, <<"custom_module_count">>)),
-        ?assertNot(contains(Out, <<?SECRET>>)),
+        {0, StatusOut} = run(Root, "sh scripts/msm status -sname " ++ atom_to_list(Node)
+                             ++ " --cookie=" ++ Cookie, 60000),
+        ct:log("~ts", [StatusOut]),
+        [?assert(contains(StatusOut, Text))
+         || Text <- [<<"System metrics status of ", (atom_to_binary(Node))/binary>>,
+                     <<"running          true">>, <<"kill_switch      none">>,
+                     <<"last_success     none">>, <<"next_report_due  20">>,
+                     <<"G-NODE1">>, <<"system_metrics_report.json">>]],
+        [?assertNot(contains(O, <<?SECRET>>)) || O <- [Out, StatusOut]],
         ?assertEqual([], ga4_stub_server:requests(Sink)),
-        %% A node that is not there gives a clear error and a non-zero status.
-        {Status2, Out2} = run(Root, "escript scripts/msm-preview nosuchnode@localhost x", 60000),
-        ?assertEqual(1, Status2),
-        ?assert(contains(Out2, <<"cannot reach">>))
+        %% A wrong cookie, a node that is not there, and usage errors.
+        {1, Wrong} = run(Root, "sh scripts/msm status --node " ++ atom_to_list(Node)
+                         ++ " --cookie not_the_cookie", 60000),
+        ?assert(contains(Wrong, <<"cannot reach">>)),
+        {1, Absent} = run(Root, "sh scripts/msm preview --node nosuchnode@" ++ Host
+                          ++ " --cookie x", 60000),
+        ?assert(contains(Absent, <<"cannot reach nosuchnode@">>)),
+        {2, _} = run(Root, "sh scripts/msm status", 60000),
+        {2, _} = run(Root, "sh scripts/msm status --node a@b --verbose", 60000)
     after
         peer:stop(Peer),
         ga4_stub_server:stop(Sink)
+    end.
+
+%% This machine's short host name, as a node started with -sname gets it.
+node_host_probe() ->
+    {ok, Short} = inet:gethostname(),
+    list_to_atom("probe@" ++ hd(string:split(Short, "."))).
+
+%% A host part with a dot means long names (-name), as MongooseIM's scripts decide.
+msm_commands_with_long_names(Config) ->
+    Root = ?config(root, Config),
+    Cookie = "msm_long_cookie",
+    {Peer, Node} = start_target(Config, list_to_atom("msm_long_" ++ os:getpid()),
+                                "127.0.0.1", true, Cookie),
+    try
+        start_service_on(Peer, <<"http://127.0.0.1:9/mp/collect">>),
+        ?assertMatch([_, "127.0.0.1"], string:split(atom_to_list(Node), "@")),
+        {0, Out} = run(Root, "sh scripts/msm status --node " ++ atom_to_list(Node)
+                       ++ " --cookie " ++ Cookie, 60000),
+        ?assert(contains(Out, <<"running          true">>)),
+        {0, Preview} = run(Root, "sh scripts/msm preview --node " ++ atom_to_list(Node)
+                           ++ " --cookie " ++ Cookie, 60000),
+        ?assert(contains(Preview, <<"measurement_id=G-NODE1&api_secret=***">>)),
+        %% Forcing short names on it cannot reach it.
+        {1, _} = run(Root, "sh scripts/msm status -sname " ++ atom_to_list(Node)
+                     ++ " --cookie " ++ Cookie, 60000)
+    after
+        peer:stop(Peer)
     end.
 
 tls_failure_logs_one_line_naming_cacertfile(_Config) ->

@@ -25,12 +25,12 @@ app_and_crates_agree(Config) ->
     {match, [Workspace]} = re:run(Cargo, "\\[workspace\\.package\\][^\\[]*?\\nversion = \"([^\"]+)\"",
                                   [{capture, all_but_first, list}, dotall]),
     ?assertEqual(Version, Workspace),
-    %% Both crates take the workspace's version.
+    %% Every crate takes the workspace's version.
     [begin
          {ok, Crate} = file:read_file(filename:join([?config(root, Config), "native", C,
                                                      "Cargo.toml"])),
          ?assertMatch({match, _}, re:run(Crate, "^version\\.workspace = true$", [multiline]))
-     end || C <- ["engine", "nif"]].
+     end || C <- ["engine", "nif", "preview"]].
 
 status_says_the_version(Config) ->
     ?assertMatch(#{version := _}, service_mongoose_system_metrics:status()),

@@ -2,7 +2,7 @@
 %%% it would send (from the engine's plan_requests/2), secrets masked, sending nothing.
 %%%
 %%% Used from a shell attached to a running MongooseIM node (`bin/mongooseimctl debug', then
-%%% `mongoose_system_metrics_preview:print().'), and by the `scripts/msm-preview' escript,
+%%% `mongoose_system_metrics_preview:print().'), and by `scripts/msm preview --node NODE',
 %%% which calls `text/0' on a running node.
 -module(mongoose_system_metrics_preview).
 

@@ -9,7 +9,7 @@
 %%% `backend' per pusher). A module absent from a release's sources is not loaded there.
 -module(msm_mim_fixture).
 
--export([load_modules/2, restore_modules/1, node_config/2, release_modules/1,
+-export([load_modules/2, load_declared/3, restore_modules/1, node_config/2, release_modules/1,
          metrics_modules/1, reported_options/1]).
 
 -type release() :: msm_mim_sources:release().
@@ -26,6 +26,15 @@
 load_modules(Release, Modules) ->
     Dir = msm_mim_sources:src_dir(Release),
     [load_standin(M, Spec) || M <- Modules, {ok, Spec} <- [module_spec(Dir, M)]].
+
+%% @doc Generates and loads one module stand-in from what it declares: its behaviours
+%% (`gen_mod', `mongoose_module_metrics') and what its `config_metrics/1' reports (`none',
+%% `{keys, Keys}' or `pushers', as above). Used where no release's sources are read (the
+%% preview's node configuration, `make demo').
+-spec load_declared(module(), [gen_mod | mongoose_module_metrics],
+                    none | {keys, [atom()]} | pushers) -> module().
+load_declared(Module, Behaviours, Metrics) ->
+    load_standin(Module, #{behaviours => Behaviours, config_metrics => Metrics}).
 
 %% @doc Puts back what the code path has for these modules (the test stand-ins), or removes
 %% them.
