@@ -31,7 +31,8 @@ groups() ->
                  overload_rejects_at_once, notify_other_pid, connection_refused,
                  configure_errors, build_and_send_sends_what_it_built,
                  build_and_send_error_paths, built_report_sent_as_built, built_report_new_options,
-                 altered_built_report_rechecked, large_node_builds_and_sends, many_distinct_atoms,
+                 altered_built_report_rechecked, large_node_builds_and_sends,
+                 largest_node_is_reported_whole, many_distinct_atoms,
                  large_inputs_answer]}].
 
 init_per_suite(Config) ->
@@ -287,8 +288,12 @@ hostile_sizes(_Config) ->
                                                    opts => #{backend => [[deep]]}}]})),
     Deep = lists:foldl(fun(_, Acc) -> [Acc] end, x, lists:seq(1, 100000)),
     ?assertMatch({error, {invalid_input, _, _}}, ?NIF:build_report(#{modules => Deep})),
-    ?assertMatch({error, {invalid_input, [], _}},
-                 ?NIF:encode_json(lists:duplicate(20000, #{}))).
+    ?assertMatch({error, {invalid_input, [], <<"more than 20000 list items in total">>}},
+                 ?NIF:encode_json(lists:duplicate(20001, #{}))),
+    %% Map entries have a limit of their own: 100,000 in all.
+    Wide = maps:from_list([{I, x} || I <- lists:seq(1, 100001)]),
+    ?assertMatch({error, {invalid_input, [], <<"more than 100000 map entries in total">>}},
+                 ?NIF:build_report(Wide)).
 
 hostile_terms_answer(_Config) ->
     Terms = [self(), make_ref(), fun() -> ok end, {a, b}, 1.5, <<1:3>>, [a | b],
@@ -726,6 +731,27 @@ large_node_builds_and_sends(Config) ->
     BadBig = Big#{modules => [#{module => <<"mod_mam">>} | maps:get(modules, Big)]},
     ?assertMatch({error, {invalid_input, [modules, 1, module], _}}, ?NIF:build_report(BadBig)).
 
+%% A node of 200 host types with 50 modules each (10,000 module entries, the most list items
+%% a NodeInfo may hold) is built, sent and written whole, as MongooseIM reports it: 10,004
+%% events (one per module entry, then custom_module_count, cluster, http_api and
+%% transport_mechanism), 401 requests of at most 25 events. One entry more is refused.
+largest_node_is_reported_whole(Config) ->
+    Server = ?config(server, Config),
+    PerHostType = [#{module => mod_mam, opts => #{backend => rdbms}} || _ <- lists:seq(1, 25)]
+        ++ [#{module => mod_disco} || _ <- lists:seq(1, 25)],
+    Modules = lists:append(lists:duplicate(200, PerHostType)),
+    ?assertEqual(10000, length(Modules)),
+    {ok, Events, Ref} = ?NIF:build_and_send(#{modules => Modules}, opts(Server)),
+    ?assertEqual(10004, length(Events)),
+    ?assertEqual(10000, length(by_name(<<"module_with_opt">>, Events))),
+    ?assertMatch([#{result := ok, events := 10004, requests := 401}], wait_result(Ref, 120000)),
+    ?assertEqual(10004, length(ga4_stub_server:events(Server))),
+    {ok, Json} = ?NIF:encode_json(Events),
+    ?assertEqual(10004, length(jiffy:decode(Json, [return_maps]))),
+    ?assertMatch({error, {invalid_input, [node_info, modules], _}},
+                 ?NIF:build_and_send(#{modules => [#{module => mod_ping} | Modules]},
+                                     opts(Server))).
+
 %% Custom modules are counted by name, however many distinct names there are.
 many_distinct_atoms(_Config) ->
     Names = [list_to_atom("mod_custom_" ++ integer_to_list(I)) || I <- lists:seq(1, 1500)],
@@ -749,7 +775,7 @@ large_inputs_answer(Config) ->
     {ok, DeepEvents} = ?NIF:build_report(Deep),
     ?assertEqual([#{<<"module">> => <<"mod_mam">>, <<"backend">> => <<"rdbms">>}],
                  by_name(<<"module_with_opt">>, DeepEvents)),
-    Wide = maps:from_list([{I, x} || I <- lists:seq(1, 100000)]),
+    Wide = maps:from_list([{I, x} || I <- lists:seq(1, 100001)]),
     ?assertMatch({error, {invalid_input, [], _}}, ?NIF:build_report(Wide)),
     LongOpt = #{modules => [#{module => mod_acme, opts => #{backend => lists:duplicate(9990, x)}}]},
     {ok, LongOptEvents} = ?NIF:build_report(LongOpt),

@@ -885,8 +885,16 @@ fn configure_accepts_max_in_flight_only_within_its_range() {
     }
     let other = map(vec![("max_in_flight", int(5)), ("other", int(1))]);
     assert_eq!(api::max_in_flight(&other).unwrap_err().path, vec![]);
-    assert_eq!(api::max_in_flight(&map(vec![("other", int(1))])).unwrap_err().path, vec![]);
-    assert_eq!(api::max_in_flight(&atom("not_a_map")).unwrap_err().reason, "expected a map");
+    assert_eq!(
+        api::max_in_flight(&map(vec![("other", int(1))]))
+            .unwrap_err()
+            .path,
+        vec![]
+    );
+    assert_eq!(
+        api::max_in_flight(&atom("not_a_map")).unwrap_err().reason,
+        "expected a map"
+    );
 }
 
 #[test]
@@ -895,11 +903,17 @@ fn build_and_plan_builds_the_report_and_plans_it_with_argument_paths() {
         ("client_id", bin("client-1")),
         (
             "tracking_ids",
-            list(vec![map(vec![("id", bin("G-ABC123")), ("secret", bin("s3cret"))])]),
+            list(vec![map(vec![
+                ("id", bin("G-ABC123")),
+                ("secret", bin("s3cret")),
+            ])]),
         ),
         ("url", bin("http://127.0.0.1:9/mp/collect")),
     ]);
-    let info = map(vec![("outgoing_pools", list(vec![atom("rdbms"), atom("http")]))]);
+    let info = map(vec![(
+        "outgoing_pools",
+        list(vec![atom("rdbms"), atom("http")]),
+    )]);
     let (events, plan) = api::build_and_plan(&info, &opts).unwrap();
     assert_eq!(
         names(&events),

@@ -1,37 +1,33 @@
-//! Erlang terms into the engine's [`Value`], under the input limits: at most [`MAX_ITEMS`]
-//! list items and map entries in all, binaries of at most [`MAX_BINARY_BYTES`], containers
+//! Erlang terms into the engine's [`Value`], under the input limits: at most the list items
+//! and map entries of the input's [`Limits`] in all, binaries of at most [`MAX_BINARY_BYTES`], containers
 //! no deeper than the schema. Each size is checked before anything is copied. Atoms are only
 //! read by name, never created; whatever the engine does not read (pids, tuples, floats...)
 //! becomes a named [`Value::Other`] for the schema readers to refuse with a path.
 
 use mongoose_system_metrics_engine::node::value::{
-    InputError, PathElem, Value, MAX_BINARY_BYTES, MAX_ITEMS,
+    InputError, Limits, PathElem, Value, MAX_BINARY_BYTES,
 };
 use rustler::types::MapIterator;
 use rustler::{Binary, LocalPid, Term, TermType};
 
 /// Copies `term` into a `Value` for a schema at most `max_depth` containers deep.
-pub fn decode(term: Term, max_depth: usize) -> Result<Value, InputError> {
+pub fn decode(term: Term, max_depth: usize, limits: Limits) -> Result<Value, InputError> {
     Decoder {
-        items_left: MAX_ITEMS,
+        limits,
+        items_left: limits.list_items,
+        entries_left: limits.map_entries,
     }
     .value(term, max_depth)
 }
 
 /// One decoding: the list items and map entries still allowed.
 struct Decoder {
+    limits: Limits,
     items_left: usize,
+    entries_left: usize,
 }
 
 impl Decoder {
-    fn take(&mut self, n: usize) -> Result<(), InputError> {
-        if n > self.items_left {
-            return Err(too_many_items());
-        }
-        self.items_left -= n;
-        Ok(())
-    }
-
     fn value(&mut self, term: Term, depth_left: usize) -> Result<Value, InputError> {
         Ok(match term.get_type() {
             TermType::Atom => match term.atom_to_string() {
@@ -83,7 +79,10 @@ impl Decoder {
         while let Ok((_, rest)) = tail.list_get_cell() {
             len += 1;
             if len > self.items_left {
-                return Err(too_many_items());
+                return Err(InputError::new(
+                    &[],
+                    format!("more than {} list items in total", self.limits.list_items),
+                ));
             }
             tail = rest;
         }
@@ -94,7 +93,7 @@ impl Decoder {
         let Ok(items) = list.into_list_iterator() else {
             return Ok(Value::Other("improper list"));
         };
-        self.take(len)?;
+        self.items_left -= len;
         let mut out = Vec::with_capacity(len);
         for (i, item) in items.enumerate() {
             let item = self.value(item, depth_left);
@@ -106,7 +105,13 @@ impl Decoder {
     /// A map whose keys and values are `depth_left` deep at most.
     fn map(&mut self, map: Term, depth_left: usize) -> Result<Value, InputError> {
         let len = map.map_size().unwrap_or(0);
-        self.take(len)?;
+        if len > self.entries_left {
+            return Err(InputError::new(
+                &[],
+                format!("more than {} map entries in total", self.limits.map_entries),
+            ));
+        }
+        self.entries_left -= len;
         let Some(entries) = MapIterator::new(map) else {
             return Ok(Value::Other("map"));
         };
@@ -144,10 +149,6 @@ fn utf8_atom_name(atom: Term) -> Option<String> {
         _ => return None,
     };
     String::from_utf8(name.to_vec()).ok()
-}
-
-fn too_many_items() -> InputError {
-    InputError::new(&[], format!("more than {MAX_ITEMS} list items in total"))
 }
 
 /// `e` with `at` put before its path.

@@ -5,7 +5,9 @@
 
 use mongoose_system_metrics_engine::api;
 use mongoose_system_metrics_engine::node::node_info::NODE_INFO_MAX_DEPTH;
-use mongoose_system_metrics_engine::node::value::{InputError, MAX_BINARY_BYTES};
+use mongoose_system_metrics_engine::node::value::{
+    InputError, EVENTS_LIMITS, INPUT_LIMITS, MAX_BINARY_BYTES,
+};
 use mongoose_system_metrics_engine::report::event::{Event, EVENTS_MAX_DEPTH};
 use mongoose_system_metrics_engine::report::release::{ReleaseLine, StanzaCounters};
 use mongoose_system_metrics_engine::wire::options::OPTIONS_MAX_DEPTH;
@@ -19,22 +21,24 @@ use crate::encode;
 /// Decodes and plans the arguments of `send_report/2` and `plan_requests/2`; error paths
 /// start with the argument's name.
 pub fn plan(events: Term, opts: Term) -> Result<SendPlan, InputError> {
-    let events = decode(events, EVENTS_MAX_DEPTH).map_err(api::in_arg("events"))?;
-    let opts = decode(opts, OPTIONS_MAX_DEPTH).map_err(api::in_arg("opts"))?;
+    let events = decode(events, EVENTS_MAX_DEPTH, EVENTS_LIMITS).map_err(api::in_arg("events"))?;
+    let opts = decode(opts, OPTIONS_MAX_DEPTH, INPUT_LIMITS).map_err(api::in_arg("opts"))?;
     api::plan_send(&events, &opts)
 }
 
 /// Decodes the arguments of `build_and_send/2`, builds the report and plans its send; error
 /// paths start with the argument's name.
 pub fn build_and_plan(node_info: Term, opts: Term) -> Result<(Vec<Event>, SendPlan), InputError> {
-    let node_info = decode(node_info, NODE_INFO_MAX_DEPTH).map_err(api::in_arg("node_info"))?;
-    let opts = decode(opts, OPTIONS_MAX_DEPTH).map_err(api::in_arg("opts"))?;
+    let node_info =
+        decode(node_info, NODE_INFO_MAX_DEPTH, INPUT_LIMITS).map_err(api::in_arg("node_info"))?;
+    let opts = decode(opts, OPTIONS_MAX_DEPTH, INPUT_LIMITS).map_err(api::in_arg("opts"))?;
     api::build_and_plan(&node_info, &opts)
 }
 
 #[rustler::nif(schedule = "DirtyCpu")]
 fn build_report<'a>(env: Env<'a>, node_info: Term<'a>) -> Term<'a> {
-    let built = decode(node_info, NODE_INFO_MAX_DEPTH).and_then(|info| api::build_report(&info));
+    let built = decode(node_info, NODE_INFO_MAX_DEPTH, INPUT_LIMITS)
+        .and_then(|info| api::build_report(&info));
     match built {
         Ok(events) => encode::ok(env, encode::events(env, &events)),
         Err(e) => encode::input_error(env, &e),
@@ -43,7 +47,7 @@ fn build_report<'a>(env: Env<'a>, node_info: Term<'a>) -> Term<'a> {
 
 #[rustler::nif(schedule = "DirtyCpu")]
 fn encode_json<'a>(env: Env<'a>, events: Term<'a>) -> Term<'a> {
-    match decode(events, EVENTS_MAX_DEPTH).and_then(|v| api::encode_json(&v)) {
+    match decode(events, EVENTS_MAX_DEPTH, EVENTS_LIMITS).and_then(|v| api::encode_json(&v)) {
         Ok(json) => encode::ok(env, encode::binary(env, &json)),
         Err(e) => encode::input_error(env, &e),
     }

@@ -1,16 +1,38 @@
 //! A generic, already size-checked picture of an Erlang term, and the input error type.
 //!
-//! The NIF decodes every input term into a [`Value`] tree under the input limits (at most
-//! [`MAX_ITEMS`] list items and map entries, [`MAX_BINARY_BYTES`] per binary, no deeper than
-//! the schema); the schema readers (NodeInfo, events, send options) read it, reporting the
+//! The NIF decodes every input term into a [`Value`] tree under the input limits (the list
+//! items and map entries of [`Limits`], [`MAX_BINARY_BYTES`] per binary, no deeper than the
+//! schema); the schema readers (NodeInfo, events, send options) read it, reporting the
 //! [`Path`] of anything wrong.
 
 use std::fmt;
 
 use thiserror::Error;
 
-/// Most list items (plus map entries) one input may hold in total.
-pub const MAX_ITEMS: usize = 10_000;
+/// How many list items and map entries one input may hold in total; more is refused before
+/// anything is copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// List items, all lists together.
+    pub list_items: usize,
+    /// Map entries, all maps together.
+    pub map_entries: usize,
+}
+
+/// A NodeInfo and send options: the contract's 10,000 list items. Every module entry is a
+/// map of a few entries, so a node of 10,000 module entries (say 200 host types of 50
+/// modules) is taken whole.
+pub const INPUT_LIMITS: Limits = Limits {
+    list_items: 10_000,
+    map_entries: 100_000,
+};
+
+/// A list of events: room for every event a NodeInfo within [`INPUT_LIMITS`] builds (about
+/// one per list item, each a map of at most GA4's 25 params and two keys).
+pub const EVENTS_LIMITS: Limits = Limits {
+    list_items: 20_000,
+    map_entries: 600_000,
+};
 /// Longest binary (or string) accepted anywhere, in bytes.
 pub const MAX_BINARY_BYTES: usize = 256;
 
