@@ -26,6 +26,7 @@ groups() ->
      {plan, [], [plan_batches_and_masks, plan_validate_mode, plan_error_paths,
                  plan_rejects_what_build_could_not_produce]},
      {send, [], [send_two_tracking_ids_60_events, invalid_tracking_ids_stand_alone,
+                long_tracking_ids_stand_alone,
                 validate_mode_returns_messages,
                  hanging_endpoint_times_out, cancel_stops_send, cancel_all_stops_sends,
                  overload_rejects_at_once, notify_other_pid, connection_refused,
@@ -458,6 +459,32 @@ invalid_tracking_ids_stand_alone(Config) ->
     ?assertEqual(nomatch, string:find(io_lib:format("~p", [Results]), "typo-secret")),
     ?assertEqual([<<"G-GOOD">>], lists:usort([maps:get(<<"measurement_id">>, Q)
                                             || #{query := Q} <- ga4_stub_server:requests(Server)])).
+
+%% A tracking id longer than a NodeInfo binary may be stands alone too, and a long secret is
+%% sent as given (MongooseIM sends what it is configured with); only an options binary over
+%% 4,096 bytes refuses the send, by its path and without quoting it.
+long_tracking_ids_stand_alone(Config) ->
+    Server = ?config(server, Config),
+    LongId = binary:copy(<<"G">>, 300),
+    LongSecret = binary:copy(<<"s">>, 300),
+    Opts = opts(Server, #{tracking_ids => [#{id => LongId, secret => <<"x">>},
+                                           #{id => <<"G-LONGSECRET">>, secret => LongSecret}]}),
+    {ok, Ref} = ?NIF:send_report(pool_events(2), Opts),
+    ?assertEqual([#{tracking_id => LongId, result => {error, invalid_tracking_id},
+                    batches => 0, requests => 0, events => 0},
+                  #{tracking_id => <<"G-LONGSECRET">>, result => ok, batches => 1,
+                    requests => 1, events => 2}], wait_result(Ref)),
+    ?assertEqual([{<<"G-LONGSECRET">>, LongSecret}],
+                 [{maps:get(<<"measurement_id">>, Q), maps:get(<<"api_secret">>, Q)}
+                  || #{query := Q} <- ga4_stub_server:requests(Server)]),
+    Huge = binary:copy(<<"h">>, 4097),
+    Refused = ?NIF:send_report(pool_events(1),
+                               opts(Server, #{tracking_ids => [#{id => <<"G-A">>,
+                                                                 secret => Huge}]})),
+    ?assertMatch({error, {invalid_input, [opts, tracking_ids, 1, secret],
+                          <<"binary longer than 4096 bytes">>}}, Refused),
+    ?assertMatch({error, {invalid_input, [opts, cacertfile], _}},
+                 ?NIF:send_report(pool_events(1), opts(Server, #{cacertfile => Huge}))).
 
 validate_mode_returns_messages(Config) ->
     Server = ?config(server, Config),

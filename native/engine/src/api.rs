@@ -35,7 +35,8 @@ pub fn plan_send(events: &Value, opts: &Value) -> Result<SendPlan, InputError> {
 /// `build_and_send/2`: the events of one report and the plan of their send, in one step (the
 /// service's path: the events never leave the engine to be read back). The plan re-checks the
 /// events against the send-time rules, as every send does. Error paths start with the
-/// argument's name: `node_info` or `opts`.
+/// argument's name, `node_info` or `opts`, or with `events` should a built event ever fail
+/// that check.
 pub fn build_and_plan(
     node_info: &Value,
     opts: &Value,
@@ -43,7 +44,7 @@ pub fn build_and_plan(
     let info = NodeInfo::from_value(node_info).map_err(in_arg("node_info"))?;
     let opts = SendOptions::from_value(opts).map_err(in_arg("opts"))?;
     let events = build::build(&info);
-    let plan = plan::plan(&events, &opts).map_err(in_arg("node_info"))?;
+    let plan = plan::plan(&events, &opts).map_err(in_arg("events"))?;
     Ok((events, plan))
 }
 

@@ -1,12 +1,10 @@
 //! Erlang terms into the engine's [`Value`], under the input limits: at most the list items
-//! and map entries of the input's [`Limits`] in all, binaries of at most [`MAX_BINARY_BYTES`], containers
+//! and map entries of the input's [`Limits`] in all, binaries no longer than its bound, containers
 //! no deeper than the schema. Each size is checked before anything is copied. Atoms are only
 //! read by name, never created; whatever the engine does not read (pids, tuples, floats...)
 //! becomes a named [`Value::Other`] for the schema readers to refuse with a path.
 
-use mongoose_system_metrics_engine::node::value::{
-    InputError, Limits, PathElem, Value, MAX_BINARY_BYTES,
-};
+use mongoose_system_metrics_engine::node::value::{InputError, Limits, PathElem, Value};
 use rustler::types::MapIterator;
 use rustler::{Binary, LocalPid, Term, TermType};
 
@@ -38,10 +36,10 @@ impl Decoder {
                 Err(_) => utf8_atom_name(term).map_or(Value::Other("atom"), Value::Atom),
             },
             TermType::Binary => match term.decode::<Binary>() {
-                Ok(bin) if bin.len() > MAX_BINARY_BYTES => {
+                Ok(bin) if bin.len() > self.limits.binary_bytes => {
                     return Err(InputError::new(
                         &[],
-                        format!("binary longer than {MAX_BINARY_BYTES} bytes"),
+                        format!("binary longer than {} bytes", self.limits.binary_bytes),
                     ))
                 }
                 Ok(bin) => Value::Binary(bin.as_slice().to_vec()),

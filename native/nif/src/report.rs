@@ -6,7 +6,7 @@
 use mongoose_system_metrics_engine::api;
 use mongoose_system_metrics_engine::node::node_info::NODE_INFO_MAX_DEPTH;
 use mongoose_system_metrics_engine::node::value::{
-    InputError, EVENTS_LIMITS, INPUT_LIMITS, MAX_BINARY_BYTES,
+    InputError, EVENTS_LIMITS, MAX_BINARY_BYTES, NODE_INFO_LIMITS, OPTIONS_LIMITS,
 };
 use mongoose_system_metrics_engine::report::event::{Event, EVENTS_MAX_DEPTH};
 use mongoose_system_metrics_engine::report::release::{ReleaseLine, StanzaCounters};
@@ -22,22 +22,22 @@ use crate::encode;
 /// start with the argument's name.
 pub fn plan(events: Term, opts: Term) -> Result<SendPlan, InputError> {
     let events = decode(events, EVENTS_MAX_DEPTH, EVENTS_LIMITS).map_err(api::in_arg("events"))?;
-    let opts = decode(opts, OPTIONS_MAX_DEPTH, INPUT_LIMITS).map_err(api::in_arg("opts"))?;
+    let opts = decode(opts, OPTIONS_MAX_DEPTH, OPTIONS_LIMITS).map_err(api::in_arg("opts"))?;
     api::plan_send(&events, &opts)
 }
 
 /// Decodes the arguments of `build_and_send/2`, builds the report and plans its send; error
 /// paths start with the argument's name.
 pub fn build_and_plan(node_info: Term, opts: Term) -> Result<(Vec<Event>, SendPlan), InputError> {
-    let node_info =
-        decode(node_info, NODE_INFO_MAX_DEPTH, INPUT_LIMITS).map_err(api::in_arg("node_info"))?;
-    let opts = decode(opts, OPTIONS_MAX_DEPTH, INPUT_LIMITS).map_err(api::in_arg("opts"))?;
+    let node_info = decode(node_info, NODE_INFO_MAX_DEPTH, NODE_INFO_LIMITS)
+        .map_err(api::in_arg("node_info"))?;
+    let opts = decode(opts, OPTIONS_MAX_DEPTH, OPTIONS_LIMITS).map_err(api::in_arg("opts"))?;
     api::build_and_plan(&node_info, &opts)
 }
 
 #[rustler::nif(schedule = "DirtyCpu")]
 fn build_report<'a>(env: Env<'a>, node_info: Term<'a>) -> Term<'a> {
-    let built = decode(node_info, NODE_INFO_MAX_DEPTH, INPUT_LIMITS)
+    let built = decode(node_info, NODE_INFO_MAX_DEPTH, NODE_INFO_LIMITS)
         .and_then(|info| api::build_report(&info));
     match built {
         Ok(events) => encode::ok(env, encode::events(env, &events)),

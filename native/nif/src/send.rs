@@ -7,7 +7,7 @@
 use mongoose_system_metrics_engine::api;
 use mongoose_system_metrics_engine::delivery::dispatch::{DispatchError, Dispatcher};
 use mongoose_system_metrics_engine::delivery::outcome::TrackingResult;
-use mongoose_system_metrics_engine::node::value::{InputError, PathElem, INPUT_LIMITS};
+use mongoose_system_metrics_engine::node::value::{InputError, PathElem, OPTIONS_LIMITS};
 use mongoose_system_metrics_engine::wire::plan::SendPlan;
 use once_cell::sync::Lazy;
 use rustler::{Encoder, Env, LocalPid, OwnedEnv, Term, TermType};
@@ -122,7 +122,7 @@ fn cancel_all(env: Env) -> Term {
 
 #[rustler::nif(schedule = "DirtyCpu")]
 fn configure<'a>(env: Env<'a>, opts: Term<'a>) -> Term<'a> {
-    match decode(opts, 1, INPUT_LIMITS).and_then(|opts| api::max_in_flight(&opts)) {
+    match decode(opts, 1, OPTIONS_LIMITS).and_then(|opts| api::max_in_flight(&opts)) {
         Ok(bound) => {
             if let Some(n) = bound {
                 DISPATCHER.set_max_in_flight(n);

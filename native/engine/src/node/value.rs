@@ -9,32 +9,46 @@ use std::fmt;
 
 use thiserror::Error;
 
-/// How many list items and map entries one input may hold in total; more is refused before
-/// anything is copied.
+/// Longest binary in a NodeInfo or an event, in bytes.
+pub const MAX_BINARY_BYTES: usize = 256;
+
+/// How much one input may hold: list items and map entries in total, bytes per binary. More
+/// is refused before anything is copied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// List items, all lists together.
     pub list_items: usize,
     /// Map entries, all maps together.
     pub map_entries: usize,
+    /// Bytes of the longest binary.
+    pub binary_bytes: usize,
 }
 
-/// A NodeInfo and send options: the contract's 10,000 list items. Every module entry is a
-/// map of a few entries, so a node of 10,000 module entries (say 200 host types of 50
+/// A NodeInfo: the contract's 10,000 list items and 256-byte binaries. Every module entry is
+/// a map of a few entries, so a node of 10,000 module entries (say 200 host types of 50
 /// modules) is taken whole.
-pub const INPUT_LIMITS: Limits = Limits {
+pub const NODE_INFO_LIMITS: Limits = Limits {
     list_items: 10_000,
     map_entries: 100_000,
+    binary_bytes: MAX_BINARY_BYTES,
 };
 
-/// A list of events: room for every event a NodeInfo within [`INPUT_LIMITS`] builds (about
-/// one per list item, each a map of at most GA4's 25 params and two keys).
+/// A list of events: room for every event a NodeInfo within [`NODE_INFO_LIMITS`] builds
+/// (about one per list item, each a map of at most GA4's 25 params and two keys).
 pub const EVENTS_LIMITS: Limits = Limits {
     list_items: 20_000,
     map_entries: 600_000,
+    binary_bytes: MAX_BINARY_BYTES,
 };
-/// Longest binary (or string) accepted anywhere, in bytes.
-pub const MAX_BINARY_BYTES: usize = 256;
+
+/// Send options: paths (`cacertfile`) and URLs may be long, and a tracking id or secret
+/// longer than GA4 takes must reach the tracking-id rules, which set that id apart
+/// (`invalid_tracking_id`) and send the others, rather than refuse the whole send.
+pub const OPTIONS_LIMITS: Limits = Limits {
+    list_items: 10_000,
+    map_entries: 1_000,
+    binary_bytes: 4_096,
+};
 
 /// An Erlang term, as far as the engine cares.
 #[derive(Debug, Clone, PartialEq)]
@@ -203,16 +217,18 @@ pub(crate) mod read {
         }
     }
 
-    /// A UTF-8 text given as a binary, or as a string (a list of character codes).
+    /// A UTF-8 text given as a binary, or as a string (a list of character codes) no longer
+    /// than an options binary may be. Texts are options only (ids, secrets, URLs, paths).
     pub fn text(v: &Value, path: &[PathElem]) -> Result<String, InputError> {
+        let longest = OPTIONS_LIMITS.binary_bytes;
         match v {
             Value::Binary(b) => String::from_utf8(b.clone())
                 .map_err(|_| InputError::new(path, "binary is not valid UTF-8")),
             Value::List(chars) => {
-                if chars.len() > MAX_BINARY_BYTES {
+                if chars.len() > longest {
                     return Err(InputError::new(
                         path,
-                        format!("string longer than {MAX_BINARY_BYTES} characters"),
+                        format!("string longer than {longest} characters"),
                     ));
                 }
                 chars
