@@ -51,10 +51,26 @@ wait_started(Rel, Deadline) ->
             retry_started(Rel, Deadline, Out)
     end.
 
+%% A VM that stopped while booting leaves a crash dump: no need to wait any longer.
 retry_started(Rel, Deadline, Out) ->
-    case erlang:monotonic_time(millisecond) > Deadline of
-        true -> {error, ["not started in time; mongooseimctl status says: ", Out]};
-        false -> timer:sleep(500), wait_started(Rel, Deadline)
+    Crashed = filelib:is_regular(filename:join([Rel, "log", "erl_crash.dump"])),
+    case Crashed orelse erlang:monotonic_time(millisecond) > Deadline of
+        true ->
+            Why = case Crashed of
+                      true -> "the VM stopped while booting";
+                      false -> "not started in time"
+                  end,
+            {error, [Why, "; mongooseimctl status: ", hd(string:split(Out, "\n") ++ [""]),
+                     "; first error in the log: ", first_error(Rel)]};
+        false ->
+            timer:sleep(500),
+            wait_started(Rel, Deadline)
+    end.
+
+first_error(Rel) ->
+    case [L || L <- log_lines(Rel), binary:match(L, <<"level=error">>) =/= nomatch] of
+        [Line | _] -> binary:part(Line, 0, min(byte_size(Line), 600));
+        [] -> "none"
     end.
 
 connected_pid(Rel) ->
