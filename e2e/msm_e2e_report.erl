@@ -42,9 +42,12 @@ quiet(Kind, Node, Rel) ->
     end.
 
 quiet_service(mongooseim, Node) ->
-    case msm_e2e_node:rpc(Node, erlang, whereis, [?SERVICE]) of
-        Pid when is_pid(Pid) -> {ok, "its first report is a day away (initial_report)"};
-        undefined -> {fail, "MongooseIM's service is not running"}
+    Opts = msm_e2e_node:rpc(Node, mongoose_config, get_opt, [[services, ?SERVICE]]),
+    case {msm_e2e_node:rpc(Node, erlang, whereis, [?SERVICE]), Opts} of
+        {Pid, #{initial_report := ?DAY_MS}} when is_pid(Pid) ->
+            {ok, "running, its first report a day after the start (initial_report)"};
+        Other ->
+            {fail, io_lib:format("MongooseIM's service and options: ~0p", [Other])}
     end;
 quiet_service(plugin, Node) ->
     Now = msm_e2e_node:rpc(Node, erlang, system_time, [millisecond]),
