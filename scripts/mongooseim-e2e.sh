@@ -96,7 +96,8 @@ adopt_and_build() {
     rm -rf _build/prod/checkouts/mongoose_system_metrics _build/prod/rel
     # As build.sh builds it; the NIF is built whatever the environment says.
     unset MSM_SKIP_NIF
-    export SYSTEM_RE2=1 REBAR_OFFLINE=1 CARGO_TARGET_DIR="$work/cargo-target"
+    # The checkout's own target directory: its compiled dependencies are reused.
+    export SYSTEM_RE2=1 REBAR_OFFLINE=1 CARGO_TARGET_DIR="$root/target"
     . ./configure.out
     ./rebar3 as prod release
     cp -a _build/prod/rel/mongooseim "$adopted"

@@ -71,6 +71,40 @@ pub enum Value {
 }
 
 impl Value {
+    /// Whether this value is within `limits`, counted as the NIF counts a term while decoding
+    /// it: for a value built in Rust (the preview's node facts) that must be refused where a
+    /// node's NIF would refuse the same term. The error has no path: the whole input is over.
+    pub fn check_limits(&self, limits: Limits) -> Result<(), InputError> {
+        let (mut items, mut entries) = (0usize, 0usize);
+        let mut stack = vec![self];
+        while let Some(v) = stack.pop() {
+            match v {
+                Value::Binary(b) if b.len() > limits.binary_bytes => {
+                    let reason = format!("binary longer than {} bytes", limits.binary_bytes);
+                    return Err(InputError::new(&[], reason));
+                }
+                Value::List(l) => {
+                    items += l.len();
+                    stack.extend(l);
+                }
+                Value::Map(m) => {
+                    entries += m.len();
+                    stack.extend(m.iter().flat_map(|(k, v)| [k, v]));
+                }
+                _ => {}
+            }
+            if items > limits.list_items {
+                let reason = format!("more than {} list items in total", limits.list_items);
+                return Err(InputError::new(&[], reason));
+            }
+            if entries > limits.map_entries {
+                let reason = format!("more than {} map entries in total", limits.map_entries);
+                return Err(InputError::new(&[], reason));
+            }
+        }
+        Ok(())
+    }
+
     /// A short name of the term's kind, for error messages.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -251,6 +285,30 @@ pub(crate) mod read {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_count_list_items_map_entries_and_binary_bytes_as_the_nif_does() {
+        let limits = Limits {
+            list_items: 3,
+            map_entries: 2,
+            binary_bytes: 4,
+        };
+        let atom = |s: &str| Value::Atom(s.into());
+        let three = Value::List(vec![atom("a"), atom("b"), atom("c")]);
+        assert!(three.check_limits(limits).is_ok());
+        let nested = Value::List(vec![Value::List(vec![atom("a"), atom("b")]), atom("c")]);
+        let err = nested.check_limits(limits).unwrap_err();
+        assert_eq!(err.reason, "more than 3 list items in total");
+        let maps = Value::Map(vec![
+            (atom("a"), Value::Map(vec![(atom("b"), Value::Int(1))])),
+            (atom("c"), Value::Int(2)),
+        ]);
+        let err = maps.check_limits(limits).unwrap_err();
+        assert_eq!(err.reason, "more than 2 map entries in total");
+        assert!(Value::Binary(b"four".to_vec()).check_limits(limits).is_ok());
+        let err = Value::Binary(b"fives".to_vec()).check_limits(limits).unwrap_err();
+        assert_eq!(err.reason, "binary longer than 4 bytes");
+    }
 
     #[test]
     fn atoms_are_compared_and_shown_by_name() {
