@@ -306,7 +306,9 @@ mod tests {
         let err = maps.check_limits(limits).unwrap_err();
         assert_eq!(err.reason, "more than 2 map entries in total");
         assert!(Value::Binary(b"four".to_vec()).check_limits(limits).is_ok());
-        let err = Value::Binary(b"fives".to_vec()).check_limits(limits).unwrap_err();
+        let err = Value::Binary(b"fives".to_vec())
+            .check_limits(limits)
+            .unwrap_err();
         assert_eq!(err.reason, "binary longer than 4 bytes");
     }
 
