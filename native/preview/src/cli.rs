@@ -61,7 +61,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
     let mut version = None;
     let mut format = None;
     let mut args = args.into_iter();
-    let set_format = |f: Format, format: &mut Option<Format>| match format {
+    // `flag` chose `f`.
+    let set_format = |f: Format, flag: &str, format: &mut Option<Format>| match format {
+        Some(given) if *given == f => Err(UsageError(format!("{flag} given twice"))),
         Some(_) => Err(UsageError(
             "--json and --node-config exclude each other".into(),
         )),
@@ -87,8 +89,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
             "--mongooseim-version" if version.is_none() => {
                 version = Some(value("--mongooseim-version")?)
             }
-            "--json" if inline.is_none() => set_format(Format::Json, &mut format)?,
-            "--node-config" if inline.is_none() => set_format(Format::NodeConfig, &mut format)?,
+            "--json" if inline.is_none() => set_format(Format::Json, &flag, &mut format)?,
+            "--node-config" if inline.is_none() => {
+                set_format(Format::NodeConfig, &flag, &mut format)?
+            }
             "--config" | "--mongooseim-version" => {
                 return Err(UsageError(format!("{flag} given twice")))
             }
@@ -132,6 +136,27 @@ mod tests {
                          if release.version == "6.3.3")
         );
         assert_eq!(parse(args(&["--help"])).unwrap(), Command::Help);
+    }
+
+    #[test]
+    fn repeated_and_conflicting_flags_are_named() {
+        let message = |a: &[&str]| parse(args(a)).unwrap_err().0;
+        assert_eq!(
+            message(&["--config", "a", "--json", "--json"]),
+            "--json given twice"
+        );
+        assert_eq!(
+            message(&["--node-config", "--config", "a", "--node-config"]),
+            "--node-config given twice"
+        );
+        assert_eq!(
+            message(&["--config", "a", "--json", "--node-config"]),
+            "--json and --node-config exclude each other"
+        );
+        assert_eq!(
+            message(&["--config", "a", "--config", "b"]),
+            "--config given twice"
+        );
     }
 
     #[test]
