@@ -12,7 +12,7 @@ pub enum Format {
     Text,
     /// `{"events", "requests", "runtime_only"}`.
     Json,
-    /// The node's configuration, for the demo's stand-in node.
+    /// The node configuration the preview read, for the demo's stand-in node.
     NodeConfig,
 }
 
@@ -48,9 +48,14 @@ requests of the configured tracking id (api_secret masked).
   --config FILE               a MongooseIM TOML configuration (mongooseim.toml)
   --mongooseim-version V      the MongooseIM release the node runs (default: the latest
                               supported, 6.8.0); its rules decide what is sent
-  --json                      print {\"events\", \"requests\", \"runtime_only\"} as JSON
-  --node-config               print the configuration as the node would hold it (JSON,
-                              used by `make demo')
+  --json                      print {\"events\", \"requests\", \"runtime_only\", ...} as
+                              JSON, with why there may be no request (reporting,
+                              off_reason, configured and refused tracking ids)
+  --node-config               print the node configuration read from FILE, in the shape
+                              MongooseIM holds it (JSON, for `make demo')
+
+The file is read for what the report depends on; only the service's own section is checked
+as MongooseIM checks it, so MongooseIM may still refuse a file previewed here.
 
 Exit status: 0 previewed, 1 the file cannot be read or parsed, 2 usage error.
 ";

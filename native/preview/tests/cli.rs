@@ -58,7 +58,13 @@ fn usage_errors_exit_2() {
     }
     let help = run(&["--help"]);
     assert_eq!(help.status.code(), Some(0));
-    assert!(stdout(&help).contains("--mongooseim-version V"));
+    let help = stdout(&help);
+    assert!(help.contains("--mongooseim-version V"));
+    // What exit status 1 means, and what the preview does not check.
+    assert!(help
+        .contains("Exit status: 0 previewed, 1 the file cannot be read or parsed, 2 usage error."));
+    assert!(help.contains("so MongooseIM may still refuse a file previewed here"));
+    assert!(!help.contains("valid"));
 }
 
 #[test]
