@@ -60,7 +60,12 @@ read(Config, File, Release, Service) ->
                                     #{service => Service, work_dir => Work,
                                       operator_modules => ?OPERATOR_MODULES,
                                       release_files => ?RELEASE_FILES}),
-    ct:log("~s read by MongooseIM ~s (service: ~p):~n~p", [File, Release, Service, Result]),
+    %% The options hold the file's passwords: their keys only.
+    ct:log("~s read by MongooseIM ~s (service: ~p):~n~p",
+           [File, Release, Service, case Result of
+                                        {ok, Opts} -> {ok, [K || {K, _} <- Opts]};
+                                        Errors -> Errors
+                                    end]),
     Result.
 
 %% Path and reason of each error, sorted.
