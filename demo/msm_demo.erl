@@ -9,6 +9,9 @@
 %%% URL with the configuration's tracking id, waits for one report, then shows the requests
 %%% and events that arrived, checks that they are the previewed ones (but for what only the
 %%% running node knows), a validation round trip, the report file and the service's status.
+%%% The node holds the facts the preview read from the file, so that check covers the way from
+%%% those facts to the collector; the reading of the file itself is checked against
+%%% MongooseIM's own code by test/preview_mongooseim_SUITE.erl.
 %%% No other address is ever contacted. Halts with 0 on success, 1 with a clear message.
 -module(msm_demo).
 
@@ -118,7 +121,8 @@ run(PreviewFile, NodeConfigFile, ConfigFile) ->
     ok.
 
 %% The events that arrived are the previewed ones, but for the values only the running node
-%% knows (this VM's uptime, ...).
+%% knows (this VM's uptime, ...): the node's collector and engine, given the facts the preview
+%% read, build and send what the preview printed.
 compare_with_preview(Previewed, Runtime, Received) ->
     Strip = fun(Name, Params) ->
                     maps:filter(fun(K, _) -> not is_runtime(Runtime, Name, K) end, Params)
@@ -127,8 +131,9 @@ compare_with_preview(Previewed, Runtime, Received) ->
     Got = [{N, Strip(N, P)} || #{name := N, params := P} <- Received],
     case Expected =:= Got of
         true ->
-            io:format("~nThese are the ~b previewed events, in the previewed order; only what "
-                      "the running node decides differs (~ts).~n",
+            io:format("~nThese are the ~b previewed events, in the previewed order, built by "
+                      "this node's own collector and engine from the facts the preview read; "
+                      "only what the running node decides differs (~ts).~n",
                       [length(Expected), lists:join(", ", Runtime)]);
         false ->
             fail("the events received differ from the preview:~nexpected ~p~ngot ~p",

@@ -4,6 +4,9 @@
 # stand-in node running that configuration and sends one real report from
 # service_mongoose_system_metrics to an embedded GA4-compatible collector on 127.0.0.1: it
 # shows the same events arriving, a validation round trip, the report file and the status.
+# The stand-in node holds the facts the preview read (--node-config): the demo shows the way
+# from those facts to the collector; test/preview_mongooseim_SUITE.erl checks the reading of
+# the file against MongooseIM's own code.
 set -eu
 cd "$(dirname "$0")/.."
 sample=demo/mongooseim.toml

@@ -15,7 +15,7 @@
 
 all() ->
     [every_option_is_documented, no_other_option_is_documented, examples_have_the_option_s_type,
-     defaults_are_the_spec_s].
+     defaults_are_the_spec_s, preview_exit_status_is_described_as_it_is].
 
 init_per_suite(Config) ->
     File = filename:join([msm_mim_sources:project_root(), "doc",
@@ -116,3 +116,22 @@ defaults_are_the_spec_s(Config) ->
                     end,
          ?assertEqual({Name, Expected}, {Name, binary:replace(Shown, <<"_">>, <<>>, [global])})
      end || {Name, Default} <- maps:to_list(Defaults)].
+
+%% The preview reads and parses a file; it does not check it as MongooseIM does. Exit status 1
+%% is described so on the page and in the README, and no more.
+preview_exit_status_is_described_as_it_is(Config) ->
+    Readme = filename:join(msm_mim_sources:project_root(), "README.md"),
+    {ok, ReadmeText} = file:read_file(Readme),
+    Words = fun(Text) -> re:replace(Text, "\\s+", " ", [global, {return, binary}]) end,
+    Page = Words(?config(page, Config)),
+    ?assertNotEqual(nomatch, binary:match(Page, <<"Exit status: `0` done, `1` the file cannot "
+                                                  "be read or parsed (the message names the "
+                                                  "line or the key), `2` a usage error.">>)),
+    ?assertNotEqual(nomatch, binary:match(Page, <<"a file it previews may still be one that "
+                                                  "MongooseIM refuses">>)),
+    ?assertNotEqual(nomatch, binary:match(Words(ReadmeText),
+                                          <<"Exit status 0, 1 when the file cannot be read or "
+                                            "parsed (the message names the line or the key), "
+                                            "2 for a usage error">>)),
+    [?assertEqual({Where, nomatch}, {Where, re:run(Text, "valid configuration|not a valid")})
+     || {Where, Text} <- [{page, Page}, {readme, Words(ReadmeText)}]].

@@ -7,9 +7,11 @@
 %%% - Each reporting module of each release, configured without options, reports the option
 %%%   keys its `config_metrics/1' names in that release's sources, with the defaults of its
 %%%   `config_spec/0' there.
-%%% - The preview equals what the node's own collector and engine build when the stand-in
-%%%   node runs the configuration (`--node-config'), but for the values only a running node
-%%%   knows.
+%%% - From the facts the preview read (`--node-config'), the stand-in node's own collector
+%%%   and engine build the preview's events, but for the values only a running node knows:
+%%%   the step from facts to events, on five release lines. Not the reading of the TOML file,
+%%%   which preview_mongooseim_SUITE checks against MongooseIM's own code, and
+%%%   native/preview/tests/samples.rs against facts written by hand.
 %%% - The EU endpoint is the service's; exit statuses, messages, and no secret anywhere.
 -module(preview_SUITE).
 
@@ -22,7 +24,7 @@
 
 all() ->
     [renderer_handles_the_template_forms, mongooseim_default_configs_preview,
-     reported_options_follow_each_release_s_sources, preview_equals_the_node_s_own_report,
+     reported_options_follow_each_release_s_sources, preview_s_facts_give_the_node_s_events,
      eu_region_is_the_service_s_endpoint, exit_statuses_and_messages, no_secret_in_any_output].
 
 init_per_suite(Config) ->
@@ -224,9 +226,11 @@ source_default(Dir, Module, Key) ->
     [Default] = lists:usort([D || [D] <- Found]),
     Default.
 
-%% The preview's events are those the running node's own collector and engine build for the
-%% same configuration (the stand-in node runs it), but for the node's uptime.
-preview_equals_the_node_s_own_report(Config) ->
+%% The preview's events are those the node's own collector and engine build from the facts
+%% the preview read: the stand-in node holds the preview's `--node-config' (its host types,
+%% modules with their options, what each module declares, listeners, pools), so this checks
+%% facts to events only, on five release lines; the node's uptime aside.
+preview_s_facts_give_the_node_s_events(Config) ->
     case msm_test_helper:require_nif() of
         ok ->
             Root = ?config(root, Config),

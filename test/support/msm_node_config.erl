@@ -1,13 +1,17 @@
-%%% @doc A stand-in MongooseIM node running a configuration file: the stand-ins of
-%%% test/mim_standins are given the options that `msm-preview --node-config' reads from the
-%%% file (host types, the modules started on each with their options, listeners, pools,
-%%% instrumentation), each module is generated from what it declares
-%%% (`msm_mim_fixture:load_declared/3'), and the `mongooseim' application runs the
-%%% configuration's release. The node's own collector then gathers the file's facts.
-%%% Used by `make demo' and the preview suite.
+%%% @doc A stand-in MongooseIM node running a configuration file, set up in one of two ways:
+%%% - `apply/2', from what `msm-preview --node-config' read from the file (host types, the
+%%%   modules started on each with their options, listeners, pools, instrumentation), each
+%%%   module generated from what the preview says it declares
+%%%   (`msm_mim_fixture:load_declared/3'): the preview's own facts, for `make demo' and the
+%%%   preview suite's facts-to-events check;
+%%% - `apply_mongooseim/3', from what MongooseIM's own code made of the file (the options of
+%%%   msm_mim_config:process/3), each module generated from its source in that release
+%%%   (`msm_mim_fixture:load_modules/2'): independent of the preview.
+%%% Either way the `mongooseim' application runs the configuration's release, and the
+%%% node's own collector then gathers the facts.
 -module(msm_node_config).
 
--export([apply/2, restore/1]).
+-export([apply/2, apply_mongooseim/3, restore/1]).
 
 %% @doc Sets up the node from `--node-config' JSON, with `ConfigPath' as the configuration
 %% file's path. Returns the modules generated (for `restore/1').
@@ -36,6 +40,24 @@ apply(Json, ConfigPath) ->
     mongoose_config:set_config_path(ConfigPath),
     msm_test_helper:set_mim_version(binary_to_list(Version)),
     Generated.
+
+%% @doc Sets up the node from the options MongooseIM `Release' holds after reading the file
+%% at `ConfigPath' (`[{Key, Value}]'). The modules started on any host type are generated
+%% from their sources in `Release'; one that is not there is the operator's own (a
+%% `gen_mod' declaring nothing else). Returns the modules generated (for `restore/1').
+-spec apply_mongooseim(msm_mim_sources:release(), [{term(), term()}], string()) -> [module()].
+apply_mongooseim(Release, MimOpts, ConfigPath) ->
+    Started = lists:usort(lists:append([maps:keys(Mods) || {{modules, _}, Mods} <- MimOpts])),
+    FromSources = msm_mim_fixture:load_modules(Release, Started),
+    Operators = [msm_mim_fixture:load_declared(M, [gen_mod], none)
+                 || M <- Started -- FromSources],
+    %% Nothing added at run time yet; the service is started by the caller.
+    mongoose_config:set_opts((maps:from_list(MimOpts))#{dynamic_domains => [],
+                                                        components => [],
+                                                        services => #{}}),
+    mongoose_config:set_config_path(ConfigPath),
+    msm_test_helper:set_mim_version(Release),
+    FromSources ++ Operators.
 
 %% @doc Puts back the stand-ins of the generated modules and clears the configuration.
 -spec restore([module()]) -> ok.

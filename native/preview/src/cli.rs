@@ -12,7 +12,7 @@ pub enum Format {
     Text,
     /// `{"events", "requests", "runtime_only"}`.
     Json,
-    /// The node's configuration, for the demo's stand-in node.
+    /// The node configuration the preview read, for the demo's stand-in node.
     NodeConfig,
 }
 
@@ -48,9 +48,14 @@ requests of the configured tracking id (api_secret masked).
   --config FILE               a MongooseIM TOML configuration (mongooseim.toml)
   --mongooseim-version V      the MongooseIM release the node runs (default: the latest
                               supported, 6.8.0); its rules decide what is sent
-  --json                      print {\"events\", \"requests\", \"runtime_only\"} as JSON
-  --node-config               print the configuration as the node would hold it (JSON,
-                              used by `make demo')
+  --json                      print {\"events\", \"requests\", \"runtime_only\", ...} as
+                              JSON, with why there may be no request (reporting,
+                              off_reason, configured and refused tracking ids)
+  --node-config               print the node configuration read from FILE, in the shape
+                              MongooseIM holds it (JSON, for `make demo')
+
+The file is read for what the report depends on; only the service's own section is checked
+as MongooseIM checks it, so MongooseIM may still refuse a file previewed here.
 
 Exit status: 0 previewed, 1 the file cannot be read or parsed, 2 usage error.
 ";
@@ -61,7 +66,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
     let mut version = None;
     let mut format = None;
     let mut args = args.into_iter();
-    let set_format = |f: Format, format: &mut Option<Format>| match format {
+    // `flag` chose `f`.
+    let set_format = |f: Format, flag: &str, format: &mut Option<Format>| match format {
+        Some(given) if *given == f => Err(UsageError(format!("{flag} given twice"))),
         Some(_) => Err(UsageError(
             "--json and --node-config exclude each other".into(),
         )),
@@ -87,8 +94,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageErr
             "--mongooseim-version" if version.is_none() => {
                 version = Some(value("--mongooseim-version")?)
             }
-            "--json" if inline.is_none() => set_format(Format::Json, &mut format)?,
-            "--node-config" if inline.is_none() => set_format(Format::NodeConfig, &mut format)?,
+            "--json" if inline.is_none() => set_format(Format::Json, &flag, &mut format)?,
+            "--node-config" if inline.is_none() => {
+                set_format(Format::NodeConfig, &flag, &mut format)?
+            }
             "--config" | "--mongooseim-version" => {
                 return Err(UsageError(format!("{flag} given twice")))
             }
@@ -132,6 +141,27 @@ mod tests {
                          if release.version == "6.3.3")
         );
         assert_eq!(parse(args(&["--help"])).unwrap(), Command::Help);
+    }
+
+    #[test]
+    fn repeated_and_conflicting_flags_are_named() {
+        let message = |a: &[&str]| parse(args(a)).unwrap_err().0;
+        assert_eq!(
+            message(&["--config", "a", "--json", "--json"]),
+            "--json given twice"
+        );
+        assert_eq!(
+            message(&["--node-config", "--config", "a", "--node-config"]),
+            "--node-config given twice"
+        );
+        assert_eq!(
+            message(&["--config", "a", "--json", "--node-config"]),
+            "--json and --node-config exclude each other"
+        );
+        assert_eq!(
+            message(&["--config", "a", "--config", "b"]),
+            "--config given twice"
+        );
     }
 
     #[test]

@@ -19,8 +19,9 @@
 //!    counts) given as a node that has just started alone would have it.
 //! 5. [`preview`]: the engine's events and the exact requests of the configured tracking
 //!    id (api_secret masked), and what depends on the running node.
-//! 6. [`output`]: the preview as text or JSON; [`node_config`]: the configuration as
-//!    MongooseIM would hold it, for the demo's stand-in node.
+//! 6. [`output`]: the preview as text or JSON, what came from the file made [`printable`];
+//!    [`node_config`]: the configuration as the preview reads it, for the demo's stand-in
+//!    node.
 //!
 //! [`cli`] reads the command line; `main.rs` maps errors to exit statuses (1: the file,
 //! 2: usage).
@@ -40,6 +41,8 @@ pub mod facts;
 pub mod preview;
 
 pub mod output;
+
+pub mod printable;
 
 pub mod node_config;
 

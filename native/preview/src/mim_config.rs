@@ -7,9 +7,11 @@
 //! value of the wrong shape where one is read is an error naming its key.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use toml::{Table, Value};
 
+use crate::printable::printable;
 use crate::release::Release;
 use crate::service::{self, ServiceSection};
 
@@ -78,23 +80,48 @@ pub enum ConfigError {
     Read(String),
     /// Not TOML. The message is the parser's, without the file's text (a line may hold a
     /// secret).
-    #[error("line {line}, column {column}: {message}")]
+    #[error("{at}: {message}")]
     Parse {
-        /// 1-based line.
-        line: usize,
-        /// 1-based column (in characters).
-        column: usize,
+        /// Where.
+        at: Position,
         /// What is wrong.
         message: String,
     },
     /// A value of the wrong shape; the reason never quotes the value.
-    #[error("{key}: {reason}")]
+    #[error("{}: {reason}", printable(key))]
     Invalid {
         /// The dotted key, e.g. `general.hosts[2]`.
         key: String,
         /// What was expected.
         reason: String,
     },
+}
+
+/// Where a syntax error is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// Where the parser says: 1-based line and column (in characters).
+    At {
+        /// The line.
+        line: usize,
+        /// The column.
+        column: usize,
+    },
+    /// The parser names no position (past its recursion limit, for one): the line that makes
+    /// the file, read up to it, fail with the same error.
+    Line(usize),
+    /// Neither the parser nor that search found where.
+    Unknown,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Position::At { line, column } => write!(f, "line {line}, column {column}"),
+            Position::Line(line) => write!(f, "line {line}"),
+            Position::Unknown => f.write_str("at an unknown position"),
+        }
+    }
 }
 
 /// An error at `key`.
@@ -108,19 +135,56 @@ pub fn invalid(key: &str, reason: impl Into<String>) -> ConfigError {
 /// Parses TOML text, locating a syntax error by line and column.
 pub fn parse_toml(text: &str) -> Result<Table, ConfigError> {
     text.parse::<Table>().map_err(|e| {
-        let mut at = e.span().map_or(0, |s| s.start).min(text.len());
-        while !text.is_char_boundary(at) {
-            at -= 1;
-        }
-        let before = &text[..at];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        ConfigError::Parse {
-            line,
-            column,
-            message: e.message().trim().to_string(),
-        }
+        let message = e.message().trim().to_string();
+        let at = match e.span() {
+            Some(span) => line_and_column(text, span.start),
+            None => first_failing_line(text, &message),
+        };
+        ConfigError::Parse { at, message }
     })
+}
+
+fn line_and_column(text: &str, offset: usize) -> Position {
+    let mut at = offset.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
+    Position::At {
+        line: before.matches('\n').count() + 1,
+        column: before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1,
+    }
+}
+
+/// A line that the error is on: one such that the text up to it fails with this error and
+/// no position, and the text up to the line before does not. Found by bisection (the text
+/// up to no line parses, the whole text fails).
+fn first_failing_line(text: &str, message: &str) -> Position {
+    let ends: Vec<usize> = text
+        .split_inclusive('\n')
+        .scan(0, |end, line| {
+            *end += line.len();
+            Some(*end)
+        })
+        .collect();
+    let fails = |lines: usize| {
+        let end = if lines == 0 { 0 } else { ends[lines - 1] };
+        matches!(text[..end].parse::<Table>(),
+                 Err(e) if e.span().is_none() && e.message().trim() == message)
+    };
+    let (mut good, mut bad) = (0, ends.len());
+    if fails(good) || !fails(bad) {
+        return Position::Unknown;
+    }
+    while bad - good > 1 {
+        let mid = good + (bad - good) / 2;
+        if fails(mid) {
+            bad = mid;
+        } else {
+            good = mid;
+        }
+    }
+    Position::Line(bad)
 }
 
 impl MimConfig {
@@ -131,7 +195,8 @@ impl MimConfig {
         for (name, value) in root {
             if !known.contains(&name.as_str()) {
                 cfg.warnings.push(format!(
-                    "unknown section [{name}]: MongooseIM {} has no such section; left out",
+                    "unknown section [{}]: MongooseIM {} has no such section; left out",
+                    printable(name),
                     release.line.name()
                 ));
                 continue;
@@ -192,7 +257,8 @@ impl MimConfig {
             };
             for other in item.keys().filter(|k| !ITEMS.contains(&k.as_str())) {
                 self.warnings.push(format!(
-                    "unknown section {key}.{other}: host_config has no such section; left out"
+                    "unknown section {key}.{}: host_config has no such section; left out",
+                    printable(other)
                 ));
             }
             let modules = match item.get("modules") {
@@ -211,8 +277,9 @@ impl MimConfig {
         for (kind, value) in listen {
             if !release.listener_types().contains(&kind.as_str()) {
                 self.warnings.push(format!(
-                    "unknown listener type [[listen.{kind}]]: MongooseIM {} has no such \
+                    "unknown listener type [[listen.{}]]: MongooseIM {} has no such \
                      listener; left out",
+                    printable(kind),
                     release.line.name()
                 ));
                 continue;
@@ -249,8 +316,9 @@ impl MimConfig {
         for (kind, value) in pools {
             if !release.pool_types().contains(&kind.as_str()) {
                 self.warnings.push(format!(
-                    "unknown outgoing pool type [outgoing_pools.{kind}]: MongooseIM {} has no \
+                    "unknown outgoing pool type [outgoing_pools.{}]: MongooseIM {} has no \
                      such pool; left out",
+                    printable(kind),
                     release.line.name()
                 ));
                 continue;
@@ -353,8 +421,7 @@ mod tests {
         let text = "[general]\n  hosts = [\"localhost\"]\n  x = \"s3cret\n";
         match parse_toml(text) {
             Err(ConfigError::Parse {
-                line,
-                column,
+                at: Position::At { line, column },
                 message,
             }) => {
                 assert_eq!(line, 3, "{message}");
@@ -363,6 +430,34 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// The parser places no error past its recursion limit (a dotted key or a table name of
+    /// too many parts): the line is found by reading the file up to some of its lines.
+    #[test]
+    fn errors_without_a_position_name_their_line() {
+        let deep = vec!["k"; 200].join(".");
+        let text = format!("[general]\nhosts = [\"a\"]\n\n# a comment\n{deep} = 1\nx = 2\n");
+        let e = parse_toml(&text).unwrap_err();
+        assert_eq!(e.to_string(), "line 5: recursion limit");
+        let table = format!("[general]\n[{deep}]\n");
+        assert_eq!(
+            parse_toml(&table).unwrap_err().to_string(),
+            "line 2: recursion limit"
+        );
+        let long = format!("{}x = 1\n{deep} = 1\n", "# padding\n".repeat(10_000));
+        assert_eq!(
+            parse_toml(&long).unwrap_err().to_string(),
+            "line 10002: recursion limit"
+        );
+        let unplaced = ConfigError::Parse {
+            at: Position::Unknown,
+            message: "recursion limit".into(),
+        };
+        assert_eq!(
+            unplaced.to_string(),
+            "at an unknown position: recursion limit"
+        );
     }
 
     #[test]

@@ -1,8 +1,10 @@
-//! `--node-config`: the configuration as a MongooseIM node running it would hold it (its
-//! `mongoose_config` options: host types, the modules started on each with the options their
-//! `config_metrics/1` reads, listeners, pools, instrumentation), and what each module
-//! declares, as JSON. `make demo` starts its stand-in node from this, so that the node's own
-//! collector gathers the configuration's facts.
+//! `--node-config`: the node configuration the preview read from the file, in the shape of
+//! MongooseIM's `mongoose_config` options (host types, the modules started on each with the
+//! options their `config_metrics/1` reads, listeners, pools, instrumentation), and what each
+//! module declares, as JSON. `make demo` starts its stand-in node from this, so that the
+//! node's own collector gathers the preview's facts: what this checks is the step from facts
+//! to events, not the reading of the file (the preview suites check that against MongooseIM's
+//! own code).
 
 use serde_json::{json, Map, Value as Json};
 

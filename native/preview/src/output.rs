@@ -1,5 +1,6 @@
 //! A preview as text (for a person) or JSON (`--json`: `{"events", "requests",
-//! "runtime_only"}`).
+//! "runtime_only"}` and what tells apart the reasons for no request). Text from the file is
+//! printed [`printable`].
 
 use std::fmt::Write;
 
@@ -8,22 +9,53 @@ use serde_json::json;
 
 use crate::facts::OptFact;
 use crate::preview::{Preview, Reporting, CLIENT_ID_PLACEHOLDER};
+use crate::printable::printable;
 
 /// Marks a value that the running node decides.
 const RUNTIME_MARK: &str = "*";
 
 /// The preview as JSON: the events (`name`, `params`), the requests (`tracking_id`, `url`
-/// with the api_secret masked, `body`) and the names whose values depend on the running node.
+/// with the api_secret masked, `body`) and the names whose values depend on the running node;
+/// then why there may be no request: `reporting` (`"on"`, `"off"`), `off_reason`
+/// (`"report_false"`, `"no_section"`, else `null`), `configured_tracking_id` (`null` when
+/// none: the node then reports only to its release's built-in one, not known offline),
+/// `refused_tracking_ids` (those the engine refuses: nothing is sent for them), and
+/// `reporting_nodes` (`"every_node"`, `"one_node_per_cluster"` with `cluster_report = true`,
+/// `null` when off). Tracking ids are [`printable`].
 pub fn json(preview: &Preview) -> String {
     let requests: Vec<_> = preview
         .requests
         .iter()
         .map(|r| json!({"tracking_id": r.tracking_id, "url": r.url, "body": r.body}))
         .collect();
+    let service = preview.config.service.as_ref();
+    let (reporting, off_reason) = match preview.reporting {
+        Reporting::On => ("on", None),
+        Reporting::ReportFalse => ("off", Some("report_false")),
+        Reporting::NoSection => ("off", Some("no_section")),
+    };
+    let reporting_nodes = match (preview.reporting, service) {
+        (Reporting::On, Some(s)) if s.cluster_report => Some("one_node_per_cluster"),
+        (Reporting::On, _) => Some("every_node"),
+        _ => None,
+    };
+    let configured = service
+        .and_then(|s| s.tracking_id.as_ref())
+        .map(|(id, _)| printable(id));
+    let refused: Vec<_> = preview
+        .invalid_tracking_id
+        .iter()
+        .map(|id| printable(id))
+        .collect();
     let doc = json!({
         "events": preview.events,
         "requests": requests,
         "runtime_only": preview.runtime_only,
+        "reporting": reporting,
+        "off_reason": off_reason,
+        "configured_tracking_id": configured,
+        "refused_tracking_ids": refused,
+        "reporting_nodes": reporting_nodes,
     });
     serde_json::to_string_pretty(&doc).expect("JSON values serialize") + "\n"
 }
@@ -87,11 +119,12 @@ fn facts_text(preview: &Preview, out: &mut String) {
     let f = &preview.facts;
     let host_types = cfg.all_host_types();
     out.push_str("\nNode facts read from the configuration\n");
+    let shown: Vec<_> = host_types.iter().map(|h| printable(h)).collect();
     let _ = writeln!(
         out,
         "  host types ({}): {}",
         host_types.len(),
-        host_types.join(", ")
+        shown.join(", ")
     );
     let _ = writeln!(
         out,
@@ -111,19 +144,34 @@ fn facts_text(preview: &Preview, out: &mut String) {
         let shown: Vec<String> = entries
             .filter(|e| modules.contains_key(&e.module))
             .map(|e| match e.opts.is_empty() {
-                true => e.module.clone(),
-                false => format!("{} ({})", e.module, opts_text(&e.opts)),
+                true => printable(&e.module).into_owned(),
+                false => format!("{} ({})", printable(&e.module), opts_text(&e.opts)),
             })
             .collect();
-        let _ = writeln!(out, "    {host_type}: {}", list_or_none(&shown));
+        let _ = writeln!(
+            out,
+            "    {}: {}",
+            printable(host_type),
+            list_or_none(&shown)
+        );
     }
-    let _ = writeln!(out, "  HTTP handlers: {}", list_or_none(&f.http_handlers));
+    let handlers: Vec<String> = f
+        .http_handlers
+        .iter()
+        .map(|h| printable(h).into_owned())
+        .collect();
+    let _ = writeln!(out, "  HTTP handlers: {}", list_or_none(&handlers));
     let listeners: Vec<String> = f
         .c2s_listeners
         .iter()
         .map(|l| match &l.tls {
-            Some((mode, module)) => format!("{} (tls: {mode}, {module})", l.proto),
-            None => l.proto.clone(),
+            Some((mode, module)) => format!(
+                "{} (tls: {}, {})",
+                printable(&l.proto),
+                printable(mode),
+                printable(module)
+            ),
+            None => printable(&l.proto).into_owned(),
         })
         .collect();
     let _ = writeln!(out, "  c2s listeners: {}", list_or_none(&listeners));
@@ -142,7 +190,7 @@ fn facts_text(preview: &Preview, out: &mut String) {
 fn opts_text(opts: &[(String, OptFact)]) -> String {
     opts.iter()
         .map(|(k, v)| match v {
-            OptFact::Atom(s) | OptFact::Text(s) => format!("{k}={s}"),
+            OptFact::Atom(s) | OptFact::Text(s) => format!("{k}={}", printable(s)),
             OptFact::Int(n) => format!("{k}={n}"),
         })
         .collect::<Vec<_>>()
@@ -204,15 +252,13 @@ fn requests_text(preview: &Preview, out: &mut String) {
     if let Some(id) = &preview.invalid_tracking_id {
         let _ = writeln!(
             out,
-            "  The configured tracking id {id} is refused (an id is 1-64 characters of \
-             A-Z a-z 0-9 _ -, its secret printable text): nothing is sent for it."
+            "  The configured tracking id {} is refused (an id is 1-64 characters of \
+             A-Z a-z 0-9 _ -, its secret printable text): nothing is sent for it.",
+            printable(id)
         );
     }
-    let configured = preview
-        .config
-        .service
-        .as_ref()
-        .is_some_and(|s| s.tracking_id.is_some());
+    let service = preview.config.service.as_ref();
+    let configured = service.is_some_and(|s| s.tracking_id.is_some());
     out.push_str(if configured {
         "  The node also reports to the tracking id built into its MongooseIM release, if any \
          (set in its sys.config, not known offline), with the same events.\n"
@@ -221,6 +267,12 @@ fn requests_text(preview: &Preview, out: &mut String) {
          into its MongooseIM release (set in its sys.config, not known offline), with these \
          events.\n"
     });
+    if service.is_some_and(|s| s.cluster_report) {
+        out.push_str(
+            "  cluster_report = true: one node of the cluster sends this report, with the \
+             stanza counts summed over the nodes; the other nodes send nothing.\n",
+        );
+    }
 }
 
 /// `300000` -> `5 min`, `10800000` -> `3 h`.

@@ -32,6 +32,8 @@ pub struct ServiceSection {
     pub initial_report: i64,
     /// `periodic_report`, ms (default 10,800,000).
     pub periodic_report: i64,
+    /// `cluster_report = true`: one node of the cluster reports (default `false`: each).
+    pub cluster_report: bool,
 }
 
 /// The option's value type and check, as in `config_spec/0`.
@@ -94,6 +96,7 @@ impl ServiceSection {
             validate: section.get("validate").and_then(Value::as_bool) == Some(true),
             initial_report: int("initial_report", 300_000),
             periodic_report: int("periodic_report", 10_800_000),
+            cluster_report: section.get("cluster_report").and_then(Value::as_bool) == Some(true),
         })
     }
 
@@ -168,6 +171,8 @@ mod tests {
             (None, 300_000, 10_800_000)
         );
         assert_eq!(s.endpoint(), None);
+        assert!(!s.cluster_report);
+        assert!(read("cluster_report = true").unwrap().cluster_report);
         assert_eq!(read("region = \"eu\"").unwrap().endpoint(), Some(EU_URL));
         let s = read("region = \"eu\"\nurl = \"http://127.0.0.1:1/x\"").unwrap();
         assert_eq!(s.endpoint(), Some("http://127.0.0.1:1/x"));

@@ -58,7 +58,13 @@ fn usage_errors_exit_2() {
     }
     let help = run(&["--help"]);
     assert_eq!(help.status.code(), Some(0));
-    assert!(stdout(&help).contains("--mongooseim-version V"));
+    let help = stdout(&help);
+    assert!(help.contains("--mongooseim-version V"));
+    // What exit status 1 means, and what the preview does not check.
+    assert!(help
+        .contains("Exit status: 0 previewed, 1 the file cannot be read or parsed, 2 usage error."));
+    assert!(help.contains("so MongooseIM may still refuse a file previewed here"));
+    assert!(!help.contains("valid"));
 }
 
 #[test]
@@ -130,10 +136,22 @@ fn unknown_sections_are_warnings_and_the_rest_is_previewed() {
         json["events"][0],
         json!({"name": "host_count", "params": {"value": 1}})
     );
-    // Exactly the three documented keys.
+    // The three documented keys, and those that tell why there is no request.
     let mut keys: Vec<&String> = json.as_object().unwrap().keys().collect();
     keys.sort();
-    assert_eq!(keys, ["events", "requests", "runtime_only"]);
+    assert_eq!(
+        keys,
+        [
+            "configured_tracking_id",
+            "events",
+            "off_reason",
+            "refused_tracking_ids",
+            "reporting",
+            "reporting_nodes",
+            "requests",
+            "runtime_only"
+        ]
+    );
 }
 
 #[test]
@@ -147,7 +165,17 @@ fn reporting_switched_off_sends_nothing() {
     let json: Value = serde_json::from_str(&stdout(&off)).unwrap();
     assert_eq!(
         json,
-        json!({"events": [], "requests": [], "runtime_only": []})
+        json!({"events": [], "requests": [], "runtime_only": [], "reporting": "off",
+               "off_reason": "report_false", "configured_tracking_id": null,
+               "refused_tracking_ids": [], "reporting_nodes": null})
+    );
+    let no_section = preview("none.toml", "[general]\nhosts = [\"a\"]\n", &["--json"]);
+    let json: Value = serde_json::from_str(&stdout(&no_section)).unwrap();
+    assert_eq!(
+        json,
+        json!({"events": [], "requests": [], "runtime_only": [], "reporting": "off",
+               "off_reason": "no_section", "configured_tracking_id": null,
+               "refused_tracking_ids": [], "reporting_nodes": null})
     );
     let text = stdout(&preview(
         "off.toml",
@@ -182,6 +210,17 @@ fn tracking_ids_and_endpoints() {
         text.contains("The configured tracking id G 1 is refused"),
         "{text}"
     );
+    // A refused id is printed escaped: no control character of it reaches the terminal.
+    let hostile =
+        format!("{SECTION}tracking_id.id = \"G-\\u0000\\u001b[2J\"\ntracking_id.secret = \"s\"\n");
+    let out = preview("hostile_id.toml", &hostile, &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!out.stdout.iter().any(|b| *b == 0 || *b == 0x1b));
+    assert!(
+        stdout(&out).contains(r#"The configured tracking id "G-\0\u{1b}[2J" is refused"#),
+        "{}",
+        stdout(&out)
+    );
     // `url` comes before `region`.
     let url = format!(
         "{SECTION}url = \"http://127.0.0.1:8080/mp/collect\"\nregion = \"eu\"\n\
@@ -192,6 +231,88 @@ fn tracking_ids_and_endpoints() {
     assert_eq!(
         json["requests"][0]["url"],
         "http://127.0.0.1:8080/mp/collect?measurement_id=G-1&api_secret=***"
+    );
+}
+
+/// `--json` tells apart the three reasons for no request: no tracking id, a refused one,
+/// reporting off (above); and says when one node of the cluster sends.
+#[test]
+fn json_tells_why_there_is_no_request() {
+    let fields = |text: &str| {
+        let out = preview("why.toml", text, &["--json"]);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        [
+            "reporting",
+            "off_reason",
+            "configured_tracking_id",
+            "refused_tracking_ids",
+            "reporting_nodes",
+        ]
+        .map(|k| json[k].clone())
+        .to_vec()
+    };
+    assert_eq!(
+        fields(SECTION),
+        [
+            json!("on"),
+            json!(null),
+            json!(null),
+            json!([]),
+            json!("every_node")
+        ]
+    );
+    let refused = format!("{SECTION}tracking_id.id = \"G 1\"\ntracking_id.secret = \"s\"\n");
+    assert_eq!(
+        fields(&refused),
+        [
+            json!("on"),
+            json!(null),
+            json!("G 1"),
+            json!(["G 1"]),
+            json!("every_node")
+        ]
+    );
+    let hostile = format!("{SECTION}tracking_id.id = \"G-\\u0000\"\ntracking_id.secret = \"s\"\n");
+    assert_eq!(
+        fields(&hostile),
+        [
+            json!("on"),
+            json!(null),
+            json!(r#""G-\0""#),
+            json!([r#""G-\0""#]),
+            json!("every_node")
+        ]
+    );
+    let cluster = format!(
+        "{SECTION}cluster_report = true\ntracking_id.id = \"G-1\"\ntracking_id.secret = \"s\"\n"
+    );
+    assert_eq!(
+        fields(&cluster),
+        [
+            json!("on"),
+            json!(null),
+            json!("G-1"),
+            json!([]),
+            json!("one_node_per_cluster")
+        ]
+    );
+    let text = stdout(&preview("cluster.toml", &cluster, &[]));
+    assert!(
+        text.contains("cluster_report = true: one node of the cluster sends this report"),
+        "{text}"
+    );
+    let off =
+        format!("{SECTION}report = false\ntracking_id.id = \"G-1\"\ntracking_id.secret = \"s\"\n");
+    assert_eq!(
+        fields(&off),
+        [
+            json!("off"),
+            json!("report_false"),
+            json!("G-1"),
+            json!([]),
+            json!(null)
+        ]
     );
 }
 

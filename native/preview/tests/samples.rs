@@ -134,7 +134,8 @@ fn check_requests(preview: &Value, tracking_id: &str, url: &str, expected: Vec<V
     }
 }
 
-// demo/mongooseim.toml on 6.3.3: localhost with the top-level modules, premium with its own.
+// demo/mongooseim.toml on 6.3.3: localhost and premium each with the modules of its own
+// [[host_config]].
 // mod_blocking starts mod_privacy with its options, which starts mod_presence; mod_mam with
 // pm and muc on rdbms starts their core, archive, user, user cache and async writer
 // modules; on premium, pm on cassandra its cassandra archive; mod_event_pusher's push
