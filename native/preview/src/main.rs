@@ -1,6 +1,7 @@
 //! `msm-preview` (run as `scripts/msm preview --config FILE`): what a MongooseIM node running
 //! a configuration would send, sending nothing. Exit status 0 on success, 1 when the file
-//! cannot be read or parsed (the message names the line or the key), 2 for a usage error,
+//! cannot be read or parsed (the message names the line or the key) or describes a node too
+//! large for the engine's input limits (its report would fail), 2 for a usage error,
 //! and 70 (EX_SOFTWARE) should the engine refuse what this program made of a file (a defect).
 //! Warnings (what MongooseIM would not know) go to standard error.
 
@@ -31,7 +32,7 @@ fn main() -> ExitCode {
     let file = config.display().to_string();
     let preview = match preview_file(&config, &release) {
         Ok(p) => p,
-        Err(PreviewError::Config(e)) => {
+        Err(e @ (PreviewError::Config(_) | PreviewError::TooLarge(_))) => {
             eprintln!("msm preview: {file}: {e}");
             return ExitCode::from(1);
         }

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use mongoose_system_metrics_engine::api;
-use mongoose_system_metrics_engine::node::value::{PathElem, Value};
+use mongoose_system_metrics_engine::node::value::{PathElem, Value, NODE_INFO_LIMITS};
 use mongoose_system_metrics_engine::report::event::Event;
 use mongoose_system_metrics_engine::wire::options::SendOptions;
 use mongoose_system_metrics_engine::wire::plan;
@@ -70,6 +70,10 @@ pub enum PreviewError {
     /// The file (exit status 1).
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The node's facts are over the engine's input limits: a node running this file would
+    /// fail its report with this error (exit status 1).
+    #[error("a node running this configuration could not build its report: {0}")]
+    TooLarge(String),
     /// The engine refused the facts or the options: a defect of this program.
     #[error("the engine refused the preview's input: {0}")]
     Engine(String),
@@ -113,8 +117,12 @@ pub fn preview_text(
     if reporting != Reporting::On {
         return Ok(preview);
     }
-    preview.events = api::build_report(&preview.facts.to_value())
-        .map_err(|e| PreviewError::Engine(e.to_string()))?;
+    let facts = preview.facts.to_value();
+    // As a node's NIF refuses the same facts, before building anything.
+    facts
+        .check_limits(NODE_INFO_LIMITS)
+        .map_err(|e| PreviewError::TooLarge(e.reason))?;
+    preview.events = api::build_report(&facts).map_err(|e| PreviewError::Engine(e.to_string()))?;
     if let Some(service) = preview.config.service.clone() {
         plan_requests(&mut preview, &service)?;
     }

@@ -363,3 +363,73 @@ fn config_type_follows_the_extension() {
         .unwrap();
     assert_eq!(cluster["params"]["config_type"], "cfg");
 }
+
+/// A configuration whose node facts are over the engine's input limits (here 300 hosts, each
+/// its own host type, of 40 modules: 12,000 module entries, over the 10,000 list items a
+/// NodeInfo may hold) is refused as a node's NIF refuses it: exit 1, naming the limit. The
+/// same modules on 10 hosts preview.
+#[test]
+fn a_node_over_the_engine_s_input_limits_exits_1() {
+    let modules = [
+        "mod_disco",
+        "mod_ping",
+        "mod_adhoc",
+        "mod_carboncopy",
+        "mod_blocking",
+        "mod_last",
+        "mod_offline",
+        "mod_privacy",
+        "mod_private",
+        "mod_roster",
+        "mod_vcard",
+        "mod_sic",
+        "mod_stream_management",
+        "mod_csi",
+        "mod_time",
+        "mod_version",
+        "mod_register",
+        "mod_commands",
+        "mod_muc_commands",
+        "mod_muc_light_commands",
+        "mod_bosh",
+        "mod_caps",
+        "mod_inbox",
+        "mod_mam",
+        "mod_muc",
+        "mod_muc_light",
+        "mod_presence",
+        "mod_pubsub",
+        "mod_smart_markers",
+        "mod_auth_token",
+        "mod_http_upload",
+        "mod_keystore",
+        "mod_extdisco",
+        "mod_event_pusher",
+        "mod_push_service_mongoosepush",
+        "mod_shared_roster_ldap",
+        "mod_vcard_ldap",
+        "mod_amp",
+        "mod_cache_users",
+        "mod_jingle",
+    ];
+    assert_eq!(modules.len(), 40);
+    let config = |hosts: usize| {
+        let hosts: Vec<String> = (0..hosts).map(|i| format!("\"h{i}.test\"")).collect();
+        let mut text = format!("[general]\nhosts = [{}]\n\n", hosts.join(", "));
+        for m in modules {
+            text.push_str(&format!("[modules.{m}]\n"));
+        }
+        text.push_str("\n[services.service_mongoose_system_metrics]\n");
+        text
+    };
+    let out = preview("huge.toml", &config(300), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("more than 10000 list items in total"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty());
+    let out = preview("ten.toml", &config(10), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
