@@ -71,15 +71,27 @@ fn s(v: &str) -> Val {
 }
 
 fn p(pairs: &[(&str, Val)]) -> Vec<(String, Val)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
 
 /// Param names that no event has.
-const UNKNOWN_PARAMS: &[&str] = &["host", "custom", "bogus", "acme_option", "module_name", "jid"];
+const UNKNOWN_PARAMS: &[&str] = &[
+    "host",
+    "custom",
+    "bogus",
+    "acme_option",
+    "module_name",
+    "jid",
+];
 
 #[test]
 fn the_oracle_sorts_its_own_samples() {
-    assert!(oracle::GOOD_VERSIONS.iter().all(|v| oracle::version_form(v)));
+    assert!(oracle::GOOD_VERSIONS
+        .iter()
+        .all(|v| oracle::version_form(v)));
     assert!(!oracle::BAD_VERSIONS.iter().any(|v| oracle::version_form(v)));
     assert!(oracle::GOOD_UPTIMES.iter().all(|u| oracle::uptime_form(u)));
     assert!(!oracle::BAD_UPTIMES.iter().any(|u| oracle::uptime_form(u)));
@@ -250,7 +262,14 @@ fn words() -> Vec<&'static str> {
         oracle::BAD_UPTIMES,
     ]
     .concat();
-    w.extend(["custom", "enabled", "acme", "mod_ping", "udp", "example.com"]);
+    w.extend([
+        "custom",
+        "enabled",
+        "acme",
+        "mod_ping",
+        "udp",
+        "example.com",
+    ]);
     w
 }
 
@@ -308,10 +327,8 @@ fn allowed_event() -> impl Strategy<Value = (String, Vec<(String, Val)>)> {
             "transport_mechanism".into(),
             ts.iter().map(|t| (t.to_string(), s("enabled"))).collect()
         )),
-        (sel(oracle::TLS_MODES), sel(oracle::TLS_MODULES)).prop_map(|(m, t)| (
-            "tls_option".into(),
-            p(&[("mode", s(m)), ("module", s(t))])
-        )),
+        (sel(oracle::TLS_MODES), sel(oracle::TLS_MODULES))
+            .prop_map(|(m, t)| ("tls_option".into(), p(&[("mode", s(m)), ("module", s(t))]))),
         sel(oracle::POOLS).prop_map(|v| ("outgoing_pool".into(), p(&[("value", s(v))]))),
         (sel(oracle::STANZA_TYPES), 0i64..9, 0i64..9).prop_map(|(t, a, b)| (
             "xmpp_stanza_count".into(),
@@ -334,7 +351,11 @@ fn near_event() -> impl Strategy<Value = (String, Vec<(String, Val)>)> {
         any_val(),
         any::<prop::sample::Index>(),
         prop::sample::select(
-            [oracle::EVENTS, &["page_view", "custom", "module_with_opts"][..]].concat(),
+            [
+                oracle::EVENTS,
+                &["page_view", "custom", "module_with_opts"][..],
+            ]
+            .concat(),
         ),
     )
         .prop_map(|((name, mut params), change, pname, val, at, other)| {

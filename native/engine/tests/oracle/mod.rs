@@ -208,7 +208,9 @@ pub fn version_form(s: &str) -> bool {
             Some((n, hex)) => {
                 number(n)
                     && (7..=40).contains(&hex.len())
-                    && hex.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+                    && hex
+                        .bytes()
+                        .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
             }
             None => false,
         },
