@@ -215,7 +215,7 @@ mutants() {
     m more_than_25_events_per_request native/engine/src/wire/ga4.rs \
       'pub const MAX_EVENTS_PER_REQUEST: usize = 25;' \
       'pub const MAX_EVENTS_PER_REQUEST: usize = 26;' \
-      'rust:sender ct:mongoose_system_metrics_nif_SUITE'
+      'rust:engine_api ct:mongoose_system_metrics_nif_SUITE'
 
     # -- Retries, timeouts, TLS, redirects (RELIABILITY.md: network faults) -------------------
     m one_attempt_too_many native/engine/src/delivery/retry.rs \
