@@ -19,7 +19,8 @@
 # Compiled artifacts are reused: the scratch copy keeps its own cargo target and rebar3
 # _build (copied from this checkout's the first time), so each mutant rebuilds only what it
 # touched. Suites name: rust:TEST (an engine integration test), rust:lib (the engine's unit
-# tests), rust:nif-schedulers (the NIF crate's structure test), ct:SUITE[/GROUP[/CASE]].
+# tests), rust:nif-schedulers (the NIF crate's structure test), ct:SUITE[/GROUP[/CASE]]
+# (a group as Common Test reads it: an atom such as '6.8.0' in quotes).
 set -u
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -162,7 +163,7 @@ mutants() {
                                    #{send := {ok, _}} -> maps:get(counts, Outcome, S0#state.prev_counts);
                                    _ -> S0#state.prev_counts
                                end},' \
-      'ct:mongooseim_diff_SUITE/6.8.0/report_after_a_failed_send'
+      "ct:mongooseim_diff_SUITE/'6.8.0'/report_after_a_failed_send"
     m custom_modules_named native/engine/src/report/build.rs \
       '        let Some(module) = line.reported_module(entry.module) else {
             custom.push(entry.module);
