@@ -131,38 +131,35 @@ mutants() {
     m host_count_one_short erlang/src/mongoose_system_metrics_collector.erl \
       '{ok, HostTypes} -> {ok, length(HostTypes)};' \
       '{ok, HostTypes} -> {ok, length(HostTypes) - 1};' \
-      'ct:service_mongoose_system_metrics_SUITE ct:mongooseim_acceptance_SUITE'
+      'ct:mongoose_system_metrics_collector_SUITE ct:service_mongoose_system_metrics_SUITE ct:mongooseim_acceptance_SUITE'
     m modules_of_first_host_type_only erlang/src/mongoose_system_metrics_collector.erl \
       'Entries = [module_entry(M, Kind, HT) || HT <- HostTypes,' \
       'Entries = [module_entry(M, Kind, HT) || HT <- lists:sublist(HostTypes, 1),' \
-      'ct:mongooseim_acceptance_SUITE ct:service_mongoose_system_metrics_SUITE'
+      'ct:mongoose_system_metrics_collector_SUITE ct:mongooseim_acceptance_SUITE ct:service_mongoose_system_metrics_SUITE'
     m module_options_keep_first_pusher erlang/src/mongoose_system_metrics_collector.erl \
       '({Key, Value}, Acc) when is_atom(Key) -> Acc#{Key => opt_value(Value)};' \
       '({Key, Value}, Acc) when is_atom(Key) -> maps:merge(#{Key => opt_value(Value)}, Acc);' \
-      'ct:mongooseim_acceptance_SUITE ct:service_mongoose_system_metrics_SUITE'
+      'ct:mongoose_system_metrics_collector_SUITE ct:mongooseim_acceptance_SUITE ct:service_mongoose_system_metrics_SUITE'
     m bare_modules_get_a_backend erlang/src/mongoose_system_metrics_collector.erl \
       '0 -> {#{module => Module}, Result};' \
       '0 -> {#{module => Module, opts => #{backend => mnesia}}, Result};' \
-      'ct:mongooseim_acceptance_SUITE ct:service_mongoose_system_metrics_SUITE'
+      'ct:mongoose_system_metrics_collector_SUITE ct:mongooseim_acceptance_SUITE ct:service_mongoose_system_metrics_SUITE'
     m component_count_one_more erlang/src/mongoose_system_metrics_collector.erl \
       '    mongoose_system_metrics_mim:component_count(Module).' \
       '    case mongoose_system_metrics_mim:component_count(Module) of
         {ok, N} -> {ok, N + 1};
         Other -> Other
     end.' \
-      'ct:mongooseim_acceptance_SUITE ct:service_mongoose_system_metrics_SUITE'
+      'ct:mongoose_system_metrics_collector_SUITE ct:mongooseim_acceptance_SUITE ct:service_mongoose_system_metrics_SUITE'
     m node_number_one_short erlang/src/mongoose_system_metrics_collector.erl \
       '{ok, length(nodes()) + 1}.' '{ok, length(nodes())}.' \
-      'ct:service_mongoose_system_metrics_SUITE'
+      'ct:mongoose_system_metrics_collector_SUITE ct:service_mongoose_system_metrics_SUITE'
     m toml_config_reported_as_cfg erlang/src/mongoose_system_metrics_collector.erl \
       '".toml" -> toml;' '".toml" -> cfg;' \
-      'ct:service_mongoose_system_metrics_SUITE'
-    m increments_from_last_sent_report_only erlang/src/service_mongoose_system_metrics.erl \
-      'prev_counts = maps:get(counts, Outcome, S0#state.prev_counts)},' \
-      'prev_counts = case Outcome of
-                                   #{send := {ok, _}} -> maps:get(counts, Outcome, S0#state.prev_counts);
-                                   _ -> S0#state.prev_counts
-                               end},' \
+      'ct:mongoose_system_metrics_collector_SUITE ct:service_mongoose_system_metrics_SUITE'
+    m increments_from_last_successful_report_only erlang/src/service_mongoose_system_metrics.erl \
+      '        {undefined, H} -> S#state{health = H};' \
+      '        {undefined, H} -> S#state{health = H, prev_counts = S0#state.prev_counts};' \
       "ct:mongooseim_diff_SUITE/'6.8.0'/report_after_a_failed_send"
     m custom_modules_named native/engine/src/report/build.rs \
       '        let Some(module) = line.reported_module(entry.module) else {
@@ -381,10 +378,10 @@ fn encode_json' \
         unavailable when Known =/= undefined -> {ok, Known};' \
       'ct:service_mongoose_system_metrics_SUITE'
     m every_node_reports_in_cluster_mode erlang/src/mongoose_system_metrics_cluster.erl \
-      '                yes -> reporter;
-                no -> standby' \
-      '                yes -> reporter;
-                no -> reporter' \
+      '        _ -> standby
+    end;' \
+      '        _ -> reporter
+    end;' \
       'ct:mongooseim_acceptance_SUITE/cluster'
     m cluster_counts_not_summed erlang/src/mongoose_system_metrics_cluster.erl \
       '    Info#{stanza_counts => Sum};' '    Info#{stanza_counts => Own};' \
