@@ -52,7 +52,8 @@ if [ "$cargo_status" -ne 0 ] && [ "$cf" -eq 0 ]; then
     problems="$problems cargo-test"
 fi
 grep -E "^test .* FAILED$" "$log_dir/cargo-test.log" || true
-rust_skipped=$(grep -E "^test .* ignored" "$log_dir/cargo-test.log" | sed 's/^test \(.*\) \.\.\. ignored.*$/\1/')
+rust_skipped=$(grep -E '^test .* \.\.\. ignored' "$log_dir/cargo-test.log" \
+                   | sed 's/^test \(.*\) \.\.\. ignored.*$/\1/')
 
 step rebar3-compile rebar3 compile
 step rebar3-xref rebar3 xref
@@ -70,7 +71,10 @@ eval "$(awk '
     /^Passed [0-9]+ tests?\./ { p = $2 }
     END { printf "tp=%d tf=%d ts=%d\n", p, f, s }' "$log_dir/rebar3-ct.txt")"
 passed=$((passed + tp)); failed=$((failed + tf)); skipped=$((skipped + ts))
-if [ "$ct_status" -ne 0 ] && [ "$tf" -eq 0 ]; then
+# A suite that cannot be compiled or loaded runs no case: one failure each.
+suite_errors=$(grep -ac "==> error_in_suite: FAILED" "$log_dir/rebar3-ct.txt")
+failed=$((failed + suite_errors))
+if [ "$ct_status" -ne 0 ] && [ "$tf" -eq 0 ] && [ "$suite_errors" -eq 0 ]; then
     tail -n 60 "$log_dir/rebar3-ct.txt"
     problems="$problems rebar3-ct"
 fi
