@@ -161,6 +161,14 @@ mutants() {
       '        {undefined, H} -> S#state{health = H};' \
       '        {undefined, H} -> S#state{health = H, prev_counts = S0#state.prev_counts};' \
       "ct:mongooseim_diff_SUITE/'6.8.0'/report_after_a_failed_send"
+    m domain_count_one_more native/engine/src/report/build.rs \
+      'events.push(Event::new("domain_count", [("value", n)]));' \
+      'events.push(Event::new("domain_count", [("value", n + 1)]));' \
+      'rust:engine_api ct:mongoose_system_metrics_nif_SUITE'
+    m unknown_options_sent_as_host native/engine/src/report/build.rs \
+      'let Some((name, allowed)) = privacy::option_spec(module, name) else {' \
+      'let Some((name, allowed)) = privacy::option_spec(module, name).or(Some(("host", &["custom"][..]))) else {' \
+      'rust:properties rust:engine_api ct:reliability_privacy_SUITE'
     m custom_modules_named native/engine/src/report/build.rs \
       '        let Some(module) = line.reported_module(entry.module) else {
             custom.push(entry.module);
@@ -223,6 +231,10 @@ mutants() {
       '                500..=599 => (SendError::HttpStatus(status), retry_after),' \
       '                400..=599 => (SendError::HttpStatus(status), retry_after),' \
       'rust:lib rust:sender ct:reliability_faults_SUITE'
+    m server_errors_not_retried native/engine/src/delivery/retry.rs \
+      '                500..=599 => (SendError::HttpStatus(status), retry_after),' \
+      '                501..=599 => (SendError::HttpStatus(status), retry_after),' \
+      'rust:lib rust:sender ct:reliability_faults_SUITE'
     m retry_after_ignored native/engine/src/delivery/retry.rs \
       '            Some(wait) => Decision::RetryAfter(wait),' \
       '            Some(_) => Decision::RetryAfter(jitter.pick(self.backoff_ceiling(attempts_made.max(1)))),' \
@@ -243,6 +255,10 @@ mutants() {
     m timeout_not_per_attempt native/engine/src/delivery/sender.rs \
       'match tokio::time::timeout(shared.timeout, attempt_unlimited(client, request, shared)).await {' \
       'match tokio::time::timeout(shared.timeout * 100, attempt_unlimited(client, request, shared)).await {' \
+      'rust:sender ct:reliability_faults_SUITE'
+    m cacertfile_ignored native/engine/src/delivery/client.rs \
+      '    if let Some(path) = cacertfile {' \
+      '    if let Some(path) = cacertfile.filter(|_| false) {' \
       'rust:sender ct:reliability_faults_SUITE'
     m https_proxy_ignored native/engine/src/delivery/client.rs \
       '        .pool_max_idle_per_host(4)' \
