@@ -1,5 +1,5 @@
 # The README's commands. Each installs missing Debian packages first (scripts/ensure_deps.sh).
-.PHONY: demo test bench clean mongooseim-e2e
+.PHONY: demo test bench mutants clean mongooseim-e2e
 
 # The main job: one real report to an embedded local GA4-compatible collector.
 demo:
@@ -19,6 +19,12 @@ bench:
 mongooseim-e2e:
 	@sh scripts/ensure_deps.sh
 	@sh scripts/mongooseim-e2e.sh
+
+# The mutation check: a fixed list of deliberate breaks, each against its suites (not in CI;
+# about an hour; the last result is in RELIABILITY.md).
+mutants:
+	@sh scripts/ensure_deps.sh
+	@sh scripts/mutants.sh
 
 clean:
 	rm -rf _build target priv/*.so

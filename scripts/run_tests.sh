@@ -1,8 +1,9 @@
 #!/bin/sh
 # The test command (`make test`): format and lint checks, every Rust test (engine and preview
-# crates, the NIF crate's structure test) and every Common Test suite on the real NIF. Ends
-# with one line "N passed, N failed[, N skipped]" counting Rust and Common Test cases; exits
-# non-zero if anything failed.
+# crates, the NIF crate's structure test) and every Common Test suite on the real NIF. Skipped
+# cases (Rust `ignored', Common Test skips) are listed by name; with CI=true (as CI runs it)
+# each skip counts as a failure. Ends with one line "N passed, N failed[, N skipped]" counting
+# Rust and Common Test cases; exits non-zero if anything failed.
 set -u
 cd "$(dirname "$0")/.."
 sh scripts/ensure_deps.sh || exit 1
@@ -53,6 +54,8 @@ if [ "$cargo_status" -ne 0 ] && [ "$cf" -eq 0 ]; then
     problems="$problems cargo-test"
 fi
 grep -E "^test .* FAILED$" "$log_dir/cargo-test.log" || true
+rust_skipped=$(grep -E '^test .* \.\.\. ignored' "$log_dir/cargo-test.log" \
+                   | sed 's/^test \(.*\) \.\.\. ignored.*$/\1/')
 
 step rebar3-compile rebar3 compile
 step rebar3-xref rebar3 xref
@@ -70,9 +73,40 @@ eval "$(awk '
     /^Passed [0-9]+ tests?\./ { p = $2 }
     END { printf "tp=%d tf=%d ts=%d\n", p, f, s }' "$log_dir/rebar3-ct.txt")"
 passed=$((passed + tp)); failed=$((failed + tf)); skipped=$((skipped + ts))
-if [ "$ct_status" -ne 0 ] && [ "$tf" -eq 0 ]; then
+# A suite that cannot be compiled or loaded runs no case: one failure each.
+suite_errors=$(grep -ac "==> error_in_suite: FAILED" "$log_dir/rebar3-ct.txt")
+failed=$((failed + suite_errors))
+if [ "$ct_status" -ne 0 ] && [ "$tf" -eq 0 ] && [ "$suite_errors" -eq 0 ]; then
     tail -n 60 "$log_dir/rebar3-ct.txt"
     problems="$problems rebar3-ct"
+fi
+# Skipped Common Test cases by name, with their reason, from this run's suite logs.
+ct_skipped=""
+last_run=$(readlink -f _build/test/logs/last 2>/dev/null || true)
+if [ -n "$last_run" ] && [ -d "$last_run" ]; then
+    ct_skipped=$(find "$last_run" -name suite.log -exec awk '
+        /^=case/ { c = $2 }
+        /^=result/ {
+            r = $0; sub(/^=result[ \t]+/, "", r)
+            if (r ~ /^(skipped|auto_skipped|user_skipped)/ && c !~ /:(init|end)_per_/)
+                print c ": " substr(r, 1, 160)
+        }' {} + | sort)
+fi
+
+# Every skip by name; under CI a skip is a failure (nothing may go untested there).
+if [ -n "$rust_skipped$ct_skipped" ]; then
+    echo "Skipped:"
+    [ -n "$rust_skipped" ] && printf '%s\n' "$rust_skipped" | sed 's/^/  rust: /'
+    # The same case in several groups once, with how many times.
+    [ -n "$ct_skipped" ] && printf '%s\n' "$ct_skipped" | uniq -c \
+        | sed 's/^ *\([0-9]*\) \(.*\)$/  ct: \2 (x\1)/; s/ (x1)$//'
+fi
+named=$(printf '%s\n%s\n' "$rust_skipped" "$ct_skipped" | grep -c .)
+[ "$named" -gt "$skipped" ] && skipped=$named
+if [ "${CI:-}" = "true" ] && [ "$skipped" -ne 0 ]; then
+    echo "CI=true: the $skipped skipped cases count as failures"
+    failed=$((failed + skipped))
+    skipped=0
 fi
 
 status=0

@@ -4,8 +4,11 @@
 %%% test/host/ is a minimal stand-in for MongooseIM's project (a `mongooseim' application
 %%% with MongooseIM's module names and signatures, none of the four system-metrics modules
 %%% that the README's patch deletes). init_per_suite builds its release with `rebar3 release':
-%%% the dependency is this repository's clone (file://, the HEAD commit: committed work
-%%% only), and its NIF is built by this project's own compile hook. The build goes to
+%%% the dependency is written as the README's snippet writes it (branch main), its URL a
+%%% snapshot of this checkout's working tree (every file git does not ignore, uncommitted
+%%% changes included, committed on branch main in a repository of its own under
+%%% _build/msm_host/worktree), and its NIF is built by this project's own compile hook.
+%%% The build goes to
 %%% _build/msm_host/ (REBAR_BASE_DIR; not under test/, which rebar3 ct copies whole), and its
 %%% cargo target is seeded once from this repository's target/release, so that only the two
 %%% crates of this project are compiled again.
@@ -94,10 +97,16 @@ release_ships_the_nif(Config) ->
     {ok, [{application, ?APP, OurApp}]} =
         file:consult(filename:join([AppDir, "ebin", "mongoose_system_metrics.app"])),
     ?assert(lists:member(?SERVICE, proplists:get_value(modules, OurApp))),
-    %% The dependency is this repository's HEAD commit.
+    %% The dependency is the snapshot of the working tree: its commit, and every source file
+    %% as it is in this checkout now.
     DepDir = filename:join([?config(build_dir, Config), "default", "lib",
                             "mongoose_system_metrics"]),
     ?assertEqual(?config(sha, Config), cmd_line("git -C '" ++ DepDir ++ "' rev-parse HEAD")),
+    Sources = [F || Dir <- ["erlang/src", "native/engine/src", "native/nif/src"],
+                    F <- filelib:wildcard(Dir ++ "/**/*.{erl,rs}", ?config(root, Config))],
+    ?assert(length(Sources) > 20),
+    [?assertEqual({F, file:read_file(filename:join(?config(root, Config), F))},
+                  {F, file:read_file(filename:join(DepDir, F))}) || F <- Sources],
     ok.
 
 %% Boot, the service started by the host's service manager with the README's options, a
@@ -161,8 +170,21 @@ boot_report_and_stop(Config) ->
                                           <- Events]),
             #{last_success := LastSuccess} = wait_for_status(Node, last_success),
             ?assert(is_integer(LastSuccess)),
-            ?assert(filelib:is_regular(filename:join([RelDir, "log",
-                                                      "system_metrics_report.json"]))),
+            %% The report file holds exactly the events sent to each tracking id, in order:
+            %% the node's one host type, its one module (mnesia), no custom module.
+            {ok, File} = file:read_file(filename:join([RelDir, "log",
+                                                       "system_metrics_report.json"])),
+            Written = msm_expected:decode_events(File),
+            [?assertEqual(Written, [#{name => N, params => P}
+                                    || #{name := N, params := P, measurement_id := M} <- Events,
+                                       M =:= Id])
+             || Id <- [<<"G-HOSTRELEASE">>, <<"G-XXXX">>]],
+            ?assertEqual([#{<<"value">> => 1}],
+                         [P || #{name := <<"host_count">>, params := P} <- Written]),
+            ?assertEqual([#{<<"module">> => <<"mod_last">>, <<"backend">> => <<"mnesia">>}],
+                         [P || #{name := <<"module_with_opt">>, params := P} <- Written]),
+            ?assertEqual([#{<<"value">> => 0}],
+                         [P || #{name := <<"custom_module_count">>, params := P} <- Written]),
             %% Stop the service as the service manager does, then the node.
             ?assertMatch({stopped, _}, rpc(Node, mongoose_service, ensure_stopped, [?SERVICE])),
             ?assertEqual(undefined, rpc(Node, erlang, whereis, [?SERVICE])),
@@ -203,8 +225,10 @@ boot_without_nif_stays_idle(Config) ->
             ?assert(rpc(Node, mongoose_service, is_loaded, [?SERVICE])),
             ?assertEqual(undefined, rpc(Node, erlang, whereis, [?SERVICE])),
             ?assertMatch(#{running := false}, rpc(Node, ?SERVICE, status, [])),
-            %% Well past initial_report (1 s): nothing was sent or written.
-            timer:sleep(3000),
+            %% Nothing runs that could report (no process, so no timer): nothing was sent or
+            %% written.
+            ?assertEqual([], [C || {?SERVICE, _, _, _} = C
+                                       <- rpc(Node, supervisor, which_children, [ejabberd_sup])]),
             ?assertEqual([], ga4_stub_server:requests(Stub)),
             ?assertNot(filelib:is_regular(filename:join([RelDir, "log",
                                                          "system_metrics_report.json"]))),
@@ -235,13 +259,7 @@ project_root() ->
     end.
 
 build_release(Root, HostDir, BuildDir, Config) ->
-    Sha = cmd_line("git -C '" ++ Root ++ "' rev-parse HEAD"),
-    case cmd_line("git -C '" ++ Root ++ "' status --porcelain --untracked-files=no -- "
-                  "src erlang native rebar.config Cargo.toml Cargo.lock") of
-        "" -> ok;
-        Dirty -> ct:log("Uncommitted changes are NOT in the release (a git dependency sees "
-                        "committed work only):~n~ts", [Dirty])
-    end,
+    {Snapshot, Sha} = snapshot_working_tree(Root, BuildDir),
     ok = filelib:ensure_dir(filename:join(BuildDir, "x")),
     CargoTarget = seed_cargo_target(Root, BuildDir),
     %% rebar3 keeps a fetched git dependency (and its lock) even when the ref changes.
@@ -252,25 +270,41 @@ build_release(Root, HostDir, BuildDir, Config) ->
         _Other -> {0, _} = sh("rm -rf '" ++ DepDir ++ "'")
     end,
     _ = file:delete(filename:join(HostDir, "rebar.lock")),
-    %% The README's snippet as written (branch main) when HEAD is main's tip, as in CI;
-    %% otherwise HEAD's commit, so that the release holds what is being tested.
-    PinnedRef = case cmd_line("git -C '" ++ Root ++ "' rev-parse main") of
-                    Sha -> false;
-                    _ -> Sha
-                end,
-    ct:log("dependency ref: ~p (false: the README's snippet as written)", [PinnedRef]),
-    Env = [{"MSM_GIT_URL", "file://" ++ Root}, {"MSM_GIT_REF", PinnedRef},
+    %% The README's snippet as written (branch main), its URL the snapshot's repository.
+    Env = [{"MSM_GIT_URL", "file://" ++ Snapshot}, {"MSM_GIT_REF", false},
            {"REBAR_BASE_DIR", BuildDir}, {"CARGO_TARGET_DIR", CargoTarget},
            {"MSM_SKIP_NIF", false}, {"REBAR_PROFILE", false}, {"REBAR_CONFIG", false},
            {"ERL_LIBS", false}, {"ERL_FLAGS", false}],
-    T0 = erlang:monotonic_time(millisecond),
     {Status, Out} = run(HostDir, "rebar3 release", Env, ?BUILD_TIMEOUT),
-    Secs = (erlang:monotonic_time(millisecond) - T0) / 1000,
     ok = file:write_file(filename:join(?config(priv_dir, Config), "rebar3_release.log"), Out),
-    ct:log("rebar3 release in ~ts (~.1f s, exit ~p):~n~ts", [HostDir, Secs, Status, Out]),
-    ct:pal("host release built in ~.1f s", [Secs]),
+    ct:log("rebar3 release in ~ts (exit ~p):~n~ts", [HostDir, Status, Out]),
     Status =:= 0 orelse ct:fail({rebar3_release_failed, Status}),
     Sha.
+
+%% The working tree as it is now (every file git does not ignore, tracked or not, changed or
+%% not), committed on branch main of a repository of its own: a git dependency sees
+%% committed work only. The same content gives the same commit (fixed author and dates), so
+%% an unchanged tree reuses the fetched dependency.
+snapshot_working_tree(Root, BuildDir) ->
+    Snapshot = filename:join(BuildDir, "worktree"),
+    Git = "git -c user.name=msm-snapshot -c user.email=msm-snapshot@localhost "
+          "-c commit.gpgsign=false",
+    Date = "GIT_AUTHOR_DATE='2000-01-01T00:00:00Z' GIT_COMMITTER_DATE='2000-01-01T00:00:00Z'",
+    Cmd = "set -e; rm -rf '" ++ Snapshot ++ "'; mkdir -p '" ++ Snapshot ++ "'; "
+          "cd '" ++ Root ++ "'; "
+          "git ls-files -z --cached --others --exclude-standard "
+          "| xargs -0 sh -c 'for f; do if [ -e \"$f\" ] || [ -L \"$f\" ]; then "
+          "printf \"%s\\0\" \"$f\"; fi; done' sh "
+          "| xargs -0 cp -a --parents -t '" ++ Snapshot ++ "'; "
+          "cd '" ++ Snapshot ++ "'; git init -q -b main .; " ++ Git ++ " add -A; "
+          ++ Date ++ " " ++ Git ++ " commit -q -m 'working tree snapshot'",
+    case sh(Cmd) of
+        {0, _} -> ok;
+        {Status, Out} -> ct:fail({snapshot_failed, Status, Out})
+    end,
+    Sha = cmd_line("git -C '" ++ Snapshot ++ "' rev-parse HEAD"),
+    ct:log("working tree of ~ts committed as ~ts in ~ts", [Root, Sha, Snapshot]),
+    {Snapshot, Sha}.
 
 %% The host's own cargo target directory, seeded once from this repository's target/release
 %% (copied under cargo's lock): the dependencies' compiled crates are reused and only this
@@ -290,10 +324,8 @@ seed_cargo_target(Root, BuildDir) ->
                 "tar -C '" ++ Main ++ "' -cf - --exclude=./examples --exclude=./incremental "
                 "--exclude=./" ?LIB " --exclude=./deps/" ?LIB " . "
                 "| tar -C '" ++ Tmp ++ "' -xf - && mv '" ++ Tmp ++ "' '" ++ Seeded ++ "'",
-            T0 = erlang:monotonic_time(millisecond),
             {Status, Out} = sh(Cmd),
-            ct:log("seeded ~ts from ~ts in ~p ms (exit ~p) ~ts",
-                   [Seeded, Main, erlang:monotonic_time(millisecond) - T0, Status, Out]),
+            ct:log("seeded ~ts from ~ts (exit ~p) ~ts", [Seeded, Main, Status, Out]),
             Status =:= 0 orelse ct:fail({seeding_cargo_target_failed, Out})
     end,
     Target.

@@ -107,7 +107,6 @@ preview_in_process_sends_nothing(_Config) ->
         ?assert(contains(Text, <<"\"client_id\":">>)),
         ?assertNot(contains(Text, <<?SECRET>>)),
         ?assertNot(contains(Text, <<"acme">>)),
-        timer:sleep(200),
         ?assertEqual([], ga4_stub_server:requests(Sink))
     after
         ga4_stub_server:stop(Sink)

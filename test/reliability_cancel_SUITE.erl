@@ -10,7 +10,7 @@
 
 %% The helpers every reliability suite shares.
 -import(msm_reliability, [pool_events/1, opts/2, url/1, closed_url/0, wait_result/2,
-                          assert_within/3, wait_requests/2]).
+                          wait_requests/2]).
 
 all() ->
     [{group, cancellation}, {group, overload}].
@@ -38,46 +38,57 @@ end_per_group(_, _Config) ->
 %%% Cancellation
 %%%===================================================================
 
+%% A send cancelled (or whose service stops) while it waits out a Retry-After of 30 s must
+%% not wait it out: its answer (its free slot) is awaited for less than that wait.
+-define(SHORTER_THAN_THE_WAIT, 20000).
+
+%% Cancelled while waiting out a Retry-After of 30 s (the 429 was answered): the send ends
+%% `cancelled' after its one request, without the ten retries that would take five minutes.
 cancel_during_retry_after(Config) ->
     Server = ?config(plain, Config),
-    msm_fault_server:set_default(Server, {status, 429, [{<<"Retry-After">>, <<"2">>}]}),
-    {ok, Ref} = ?NIF:send_report(pool_events(1), opts(url(Server), #{max_retries => 2})),
-    wait_requests(Server, 1),
-    timer:sleep(200),
-    Cancelled = erlang:monotonic_time(millisecond),
+    msm_fault_server:set_default(Server, {status, 429, [{<<"Retry-After">>, <<"30">>}]}),
+    {ok, Ref} = ?NIF:send_report(pool_events(1), opts(url(Server), #{max_retries => 10})),
+    wait_answered(Server),
     ok = ?NIF:cancel(Ref),
-    [R] = wait_result(Ref, 5000),
-    assert_within(erlang:monotonic_time(millisecond) - Cancelled, 0, 1000),
+    [R] = wait_result(Ref, ?SHORTER_THAN_THE_WAIT),
     ?assertMatch(#{result := {error, cancelled}, requests := 1, events := 0}, R),
-    %% Past the Retry-After: the retry never comes.
-    timer:sleep(3000),
     ?assertEqual(1, length(msm_fault_server:requests(Server))).
 
+%% The same wait inside the service: stopping it cancels the send, whose in-flight slot is
+%% then free again (the only slot, while the send would otherwise wait five minutes), and
+%% the server saw the one request.
 service_stop_during_retry_after(Config) ->
     Server = ?config(plain, Config),
-    msm_fault_server:set_default(Server, {status, 429, [{<<"Retry-After">>, <<"2">>}]}),
+    msm_fault_server:set_default(Server, {status, 429, [{<<"Retry-After">>, <<"30">>}]}),
     Dir = msm_test_helper:report_dir(Config),
     msm_test_helper:set_mim_config(),
     try
         {ok, Pid} = ?S:start(#{report => true, initial_report => 0, periodic_report => 3600000,
-                               max_retries => 2, url => url(Server),
+                               max_retries => 10, url => url(Server),
                                tracking_id => #{id => ?TID, secret => ?SECRET}}),
-        wait_requests(Server, 1),
-        timer:sleep(200),
-        Stopping = erlang:monotonic_time(millisecond),
+        wait_answered(Server),
         ok = ?S:stop(),
-        assert_within(erlang:monotonic_time(millisecond) - Stopping, 0, 1000),
         ?assertNot(is_process_alive(Pid)),
-        timer:sleep(3000),
-        ?assertEqual(1, length(msm_fault_server:requests(Server))),
         %% The cancelled send freed its in-flight slot.
         ok = ?NIF:configure(#{max_in_flight => 1}),
-        ?assertMatch({ok, _}, ?NIF:send_report(pool_events(1), opts(closed_url(), #{}))),
+        ok = msm_test_helper:wait_until(
+               fun() -> case ?NIF:send_report(pool_events(1), opts(closed_url(), #{})) of
+                            {ok, R} -> _ = wait_result(R, ?WAIT), true;
+                            {error, overloaded} -> false
+                        end
+               end, ?SHORTER_THAN_THE_WAIT),
+        ?assertEqual(1, length(msm_fault_server:requests(Server))),
         ?assert(filelib:is_regular(filename:join(Dir, "system_metrics_report.json")))
     after
         msm_test_helper:stop_service(),
         msm_test_helper:clear_mim_config()
     end.
+
+%% The server has written its first answer (the 429 asking to wait).
+wait_answered(Server) ->
+    ok = msm_test_helper:wait_until(
+           fun() -> [A || {answered, _, 429} = A <- msm_fault_server:log(Server)] =/= [] end,
+           ?WAIT).
 
 %%%===================================================================
 %%% Overload
@@ -88,36 +99,34 @@ overloaded_at_once_memory_flat(_Config) ->
     msm_fault_server:set_default(Hang, hang),
     try
         ok = ?NIF:configure(#{max_in_flight => 4}),
-        Opts = opts(msm_fault_server:url(Hang, "/mp/collect"), #{timeout_ms => 60000}),
+        Opts = opts(msm_fault_server:url(Hang, "/mp/collect"), #{timeout_ms => 300000}),
         Events = pool_events(25),
         Refs = [begin {ok, R} = ?NIF:send_report(Events, Opts), R end || _ <- lists:seq(1, 4)],
         wait_requests(Hang, 4),
+        %% Each call answers overloaded while the four sends are still held: none waited for
+        %% a slot to free (none frees while the endpoint holds every request).
         Overload = fun(N) ->
-                           lists:foldl(fun(_, Max) ->
-                                               T0 = erlang:monotonic_time(microsecond),
-                                               {error, overloaded} = ?NIF:send_report(Events, Opts),
-                                               max(Max, erlang:monotonic_time(microsecond) - T0)
-                                       end, 0, lists:seq(1, N))
+                           [{error, overloaded} = ?NIF:send_report(Events, Opts)
+                            || _ <- lists:seq(1, N)],
+                           ok
                    end,
-        _ = Overload(5000),
+        ok = Overload(5000),
         erlang:garbage_collect(),
         Rss0 = rss_kb(),
         Mem0 = erlang:memory(total),
-        MaxUs = Overload(50000),
+        ok = Overload(50000),
         erlang:garbage_collect(),
         Rss1 = rss_kb(),
         Mem1 = erlang:memory(total),
-        ct:log("slowest overloaded call ~p us; RSS ~p -> ~p kB; erlang:memory ~p -> ~p",
-               [MaxUs, Rss0, Rss1, Mem0, Mem1]),
-        %% At once: never waiting for the endpoint, which holds every request for a minute.
-        ?assert(MaxUs < 1000000),
+        ct:log("RSS ~p -> ~p kB; erlang:memory ~p -> ~p", [Rss0, Rss1, Mem0, Mem1]),
+        ?assertEqual(4, msm_fault_server:open_connections(Hang)),
         %% Flat: 50,000 refusals of ~2.5 kB plans; a leak of one plan each would be 125 MB.
         ?assert(Rss1 - Rss0 < 20 * 1024),
         ?assert(Mem1 - Mem0 < 20 * 1024 * 1024),
         %% Still exactly the four sends in flight at the endpoint.
         ?assertEqual(4, length(msm_fault_server:requests(Hang))),
         ok = ?NIF:cancel_all(),
-        [?assertMatch([#{result := {error, cancelled}}], wait_result(R, 5000)) || R <- Refs]
+        [?assertMatch([#{result := {error, cancelled}}], wait_result(R, ?WAIT)) || R <- Refs]
     after
         msm_fault_server:stop(Hang)
     end.

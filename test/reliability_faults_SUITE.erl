@@ -1,6 +1,7 @@
 %%% @doc Reliability of the reporting path under network faults: the fault matrix through the
-%%% real NIF. For each fault, the result, the bound the retry policy implies, and the attempts
-%%% in the server's own log; then, after the HTTP client's idle timeout, no connection,
+%%% real NIF. For each fault, the result and the attempts in the server's own log (counted,
+%%% never timed: the only time compared is the gap between two attempts the server logged,
+%%% where Retry-After asks for one); then, after the HTTP client's idle timeout, no connection,
 %%% descriptor, thread, port or process left. The servers are on 127.0.0.1 (msm_fault_server,
 %%% HTTP and HTTPS with certificates made by msm_reliability; msm_connect_proxy).
 -module(reliability_faults_SUITE).
@@ -11,11 +12,8 @@
 
 %% The helpers every reliability suite shares.
 -import(msm_reliability, [pool_events/1, opts/2, url/1, closed_url/0, send_and_wait/3,
-                          assert_within/3, wait_no_open_connections/2, start_peer/2,
+                          wait_no_open_connections/2, start_peer/2,
                           snapshot/0, assert_nothing_left/1]).
-
-%% Slack on every time bound: the machine is shared and may be loaded.
--define(SLACK_MS, 3000).
 
 all() ->
     [{group, faults}].
@@ -59,12 +57,10 @@ end_per_group(faults, Config) ->
 %% Policy: 1 + max_retries attempts for connection errors, timeouts, 429 and 5xx; backoff
 %% before retry n uniform in [0, 500 ms * 2^(n-1)]; Retry-After up to 30 s replaces it.
 -define(RETRIES, 2).
--define(BACKOFF_CEILINGS_MS, 1500).   % 500 + 1000 for two retries
 
 connection_refused(_Config) ->
-    {Ms, [R]} = timed_send(closed_url(), #{max_retries => ?RETRIES, timeout_ms => 2000}),
-    ?assertMatch(#{result := {error, connect_error}, requests := 3, events := 0}, R),
-    assert_within(Ms, 0, ?BACKOFF_CEILINGS_MS + ?SLACK_MS).
+    [R] = send(closed_url(), #{max_retries => ?RETRIES, timeout_ms => 2000}),
+    ?assertMatch(#{result := {error, connect_error}, requests := 3, events := 0}, R).
 
 connect_timeout(_Config) ->
     %% A listener that never accepts, its backlog filled by the test: further SYNs are dropped
@@ -75,29 +71,28 @@ connect_timeout(_Config) ->
     try
         Timeout = 500,
         Url = "http://127.0.0.1:" ++ integer_to_list(Port) ++ "/mp/collect",
-        {Ms, [R]} = timed_send(Url, #{max_retries => ?RETRIES, timeout_ms => Timeout}),
-        ?assertMatch(#{result := {error, timeout}, requests := 3, events := 0}, R),
-        assert_within(Ms, 3 * Timeout, 3 * Timeout + ?BACKOFF_CEILINGS_MS + ?SLACK_MS)
+        [R] = send(Url, #{max_retries => ?RETRIES, timeout_ms => Timeout}),
+        ?assertMatch(#{result := {error, timeout}, requests := 3, events := 0}, R)
     after
         [gen_tcp:close(S) || S <- Fillers],
         gen_tcp:close(L)
     end.
 
+%% Each of the three requests was received and given up by the client before the server's
+%% answer (3 s later) was written: no answer is logged before the result.
 response_slower_than_timeout(Config) ->
     Server = ?config(plain, Config),
     msm_fault_server:set_default(Server, {delay, 3000, {status, 204}}),
-    Timeout = 400,
-    {Ms, [R]} = timed_send(url(Server), #{max_retries => ?RETRIES, timeout_ms => Timeout}),
+    [R] = send(url(Server), #{max_retries => ?RETRIES, timeout_ms => 400}),
     ?assertMatch(#{result := {error, timeout}, requests := 3, events := 0}, R),
-    assert_within(Ms, 3 * Timeout, 3 * Timeout + ?BACKOFF_CEILINGS_MS + ?SLACK_MS),
-    assert_attempts(Server, 3).
+    assert_attempts(Server, 3),
+    ?assertEqual([], [A || {answered, _, _} = A <- msm_fault_server:log(Server)]).
 
 reset_mid_response(Config) ->
     Server = ?config(plain, Config),
     msm_fault_server:set_default(Server, reset_mid_response),
-    {Ms, [R]} = timed_send(url(Server), #{max_retries => ?RETRIES, timeout_ms => 2000}),
+    [R] = send(url(Server), #{max_retries => ?RETRIES, timeout_ms => 2000}),
     ?assertMatch(#{result := {error, connect_error}, requests := 3, events := 0}, R),
-    assert_within(Ms, 0, 3 * 100 + ?BACKOFF_CEILINGS_MS + ?SLACK_MS),
     assert_attempts(Server, 3).
 
 status_500_retried(Config) ->
@@ -108,78 +103,72 @@ status_503_retried(Config) ->
 
 status_retried(Server, Status) ->
     msm_fault_server:set_default(Server, {status, Status}),
-    {Ms, [R]} = timed_send(url(Server), #{max_retries => ?RETRIES}),
+    [R] = send(url(Server), #{max_retries => ?RETRIES}),
     ?assertMatch(#{result := {error, {http_status, Status}}, requests := 3, events := 0}, R),
-    assert_within(Ms, 0, ?BACKOFF_CEILINGS_MS + ?SLACK_MS),
     assert_attempts(Server, 3).
 
 status_429_short_retry_after_honoured(Config) ->
     Server = ?config(plain, Config),
     msm_fault_server:set_default(Server, {status, 429, [{<<"Retry-After">>, <<"1">>}]}),
-    {Ms, [R]} = timed_send(url(Server), #{max_retries => ?RETRIES}),
+    [R] = send(url(Server), #{max_retries => ?RETRIES}),
     ?assertMatch(#{result := {error, rate_limited}, requests := 3, events := 0}, R),
-    %% Two waits of exactly the Retry-After (1 s each), instead of the jittered backoff.
-    assert_within(Ms, 2000, 2000 + ?SLACK_MS),
+    %% The server's own log: each retry came at least the Retry-After (1 s) after the request
+    %% answered with it, where the jittered backoff would allow 0 to 0.5 s and 0 to 1 s.
     [T1, T2, T3] = assert_attempts(Server, 3),
     ?assert(T2 - T1 >= 950),
     ?assert(T3 - T2 >= 950).
 
+%% Past the cap the send ends rate_limited after the one request (waiting 31 s, twice,
+%% would outlast the wait for the result).
 status_429_retry_after_over_cap(Config) ->
     Server = ?config(plain, Config),
     msm_fault_server:set_default(Server, {status, 429, [{<<"Retry-After">>, <<"31">>}]}),
-    {Ms, [R]} = timed_send(url(Server), #{max_retries => ?RETRIES}),
+    [R] = send(url(Server), #{max_retries => ?RETRIES}),
     ?assertMatch(#{result := {error, rate_limited}, requests := 1, events := 0}, R),
-    assert_within(Ms, 0, ?SLACK_MS),
     assert_attempts(Server, 1).
 
 status_400_not_retried(Config) ->
     Server = ?config(plain, Config),
     msm_fault_server:set_default(Server, {status, 400}),
-    {Ms, [R]} = timed_send(url(Server), #{max_retries => ?RETRIES}),
+    [R] = send(url(Server), #{max_retries => ?RETRIES}),
     ?assertMatch(#{result := {error, {http_status, 400}}, requests := 1, events := 0}, R),
-    assert_within(Ms, 0, ?SLACK_MS),
     assert_attempts(Server, 1).
 
 redirect_not_followed(Config) ->
     Server = ?config(plain, Config),
     Elsewhere = list_to_binary(msm_fault_server:url(Server, "/elsewhere")),
     msm_fault_server:set_default(Server, {status, 302, [{<<"Location">>, Elsewhere}]}),
-    {Ms, [R]} = timed_send(url(Server), #{max_retries => ?RETRIES}),
+    [R] = send(url(Server), #{max_retries => ?RETRIES}),
     ?assertMatch(#{result := {error, {http_status, 302}}, requests := 1, events := 0}, R),
-    assert_within(Ms, 0, ?SLACK_MS),
     assert_attempts(Server, 1),
     ?assertEqual([<<"/mp/collect">>],
                  [P || {request, _, #{path := P}} <- msm_fault_server:log(Server)]).
 
 tls_self_signed_fails(Config) ->
     Server = ?config(self_signed, Config),
-    {Ms, [R]} = timed_send(msm_fault_server:url(Server, "/mp/collect"),
-                           #{max_retries => ?RETRIES}),
+    [R] = send(msm_fault_server:url(Server, "/mp/collect"), #{max_retries => ?RETRIES}),
     ?assertMatch(#{result := {error, tls_error}, requests := 1, events := 0}, R),
-    assert_within(Ms, 0, ?SLACK_MS),
     assert_tls_refused(Server).
 
 tls_wrong_host_fails(Config) ->
     %% Signed by the CA given as cacertfile, but for another host name.
     Server = ?config(wrong_host, Config),
     Ca = maps:get(ca_file, ?config(pki, Config)),
-    {Ms, [R]} = timed_send(msm_fault_server:url(Server, "/mp/collect"),
-                           #{max_retries => ?RETRIES, cacertfile => Ca}),
+    [R] = send(msm_fault_server:url(Server, "/mp/collect"),
+               #{max_retries => ?RETRIES, cacertfile => Ca}),
     ?assertMatch(#{result := {error, tls_error}, requests := 1, events := 0}, R),
-    assert_within(Ms, 0, ?SLACK_MS),
     assert_tls_refused(Server).
 
 tls_cacertfile_ca_passes(Config) ->
     Server = ?config(good, Config),
     Ca = maps:get(ca_file, ?config(pki, Config)),
-    {Ms, [R]} = timed_send(msm_fault_server:url(Server, "/mp/collect"),
-                           #{max_retries => ?RETRIES, cacertfile => Ca}),
+    [R] = send(msm_fault_server:url(Server, "/mp/collect"),
+               #{max_retries => ?RETRIES, cacertfile => Ca}),
     ?assertMatch(#{result := ok, requests := 1, events := 1}, R),
-    assert_within(Ms, 0, ?SLACK_MS),
     [{request, _, #{query := Q}}] = msm_fault_server:requests(Server),
     ?assertEqual(<<?SECRET>>, maps:get(<<"api_secret">>, Q)),
     %% Without the cacertfile the same server is not trusted.
-    {_, [R2]} = timed_send(msm_fault_server:url(Server, "/mp/collect"), #{max_retries => 0}),
+    [R2] = send(msm_fault_server:url(Server, "/mp/collect"), #{max_retries => 0}),
     ?assertMatch(#{result := {error, tls_error}}, R2).
 
 https_proxy_from_env(Config) ->
@@ -193,12 +182,9 @@ https_proxy_from_env(Config) ->
                                           {"https_proxy", false}, {"NO_PROXY", false},
                                           {"no_proxy", false}, {"ALL_PROXY", false}]),
         try
-            Started = erlang:monotonic_time(millisecond),
             [R] = peer:call(Peer, msm_reliability, send_and_wait,
-                            [pool_events(1), opts(Url, #{cacertfile => Ca}), 10000], 15000),
-            Ms = erlang:monotonic_time(millisecond) - Started,
+                            [pool_events(1), opts(Url, #{cacertfile => Ca}), ?WAIT], 2 * ?WAIT),
             ?assertMatch(#{result := ok, requests := 1, events := 1}, R),
-            assert_within(Ms, 0, ?SLACK_MS + 2000),
             Target = iolist_to_binary(["127.0.0.1:", integer_to_list(msm_fault_server:port(Server))]),
             ?assertEqual([{connect, Target}], msm_connect_proxy:log(Proxy)),
             ?assertEqual(1, length(msm_fault_server:requests(Server)))
@@ -206,7 +192,7 @@ https_proxy_from_env(Config) ->
             peer:stop(Peer)
         end,
         %% This node has no HTTPS_PROXY: its sends go direct.
-        [R2] = send_and_wait(pool_events(1), opts(Url, #{cacertfile => Ca}), 10000),
+        [R2] = send_and_wait(pool_events(1), opts(Url, #{cacertfile => Ca}), ?WAIT),
         ?assertMatch(#{result := ok}, R2),
         ?assertEqual(1, length(msm_connect_proxy:log(Proxy)))
     after
@@ -225,22 +211,25 @@ nothing_left_after_idle_timeout(Config) ->
 %%% Helpers
 %%%===================================================================
 
-timed_send(Url, Extra) ->
-    Started = erlang:monotonic_time(millisecond),
-    Results = send_and_wait(pool_events(1), opts(Url, Extra), 60000),
-    Ms = erlang:monotonic_time(millisecond) - Started,
-    ct:log("result after ~p ms: ~p", [Ms, Results]),
-    {Ms, Results}.
+send(Url, Extra) ->
+    Results = send_and_wait(pool_events(1), opts(Url, Extra), ?WAIT),
+    ct:log("result: ~p", [Results]),
+    Results.
 
-%% The server saw exactly N requests, and no more come after the result. Their times.
+%% The server's log holds exactly N requests (a request the client gave up on may be logged
+%% just after the result: waited for). Their times.
 assert_attempts(Server, N) ->
-    timer:sleep(300),
+    _ = catch msm_test_helper:wait_until(
+                fun() -> length(msm_fault_server:requests(Server)) >= N end, ?WAIT),
     Requests = msm_fault_server:requests(Server),
     ?assertEqual(N, length(Requests)),
     [T || {request, T, _} <- Requests].
 
+%% One connection, its handshake refused (logged by the server, waited for), no request.
 assert_tls_refused(Server) ->
-    timer:sleep(300),
+    ok = msm_test_helper:wait_until(
+           fun() -> [E || {closed, _, tls_error} = E <- msm_fault_server:log(Server)] =/= [] end,
+           ?WAIT),
     Log = msm_fault_server:log(Server),
     ct:log("TLS server log: ~p", [Log]),
     ?assertEqual(1, length([C || {connection, _, _} = C <- Log])),

@@ -4,7 +4,9 @@
 %%% MongooseIM cannot be built here: its modules are test stand-ins with MongooseIM 6.x's
 %%% names and signatures (test/mim_standins: mongoose_config.erl, ejabberd_sup.erl, mongoose_service.erl,
 %%% mongoose_cluster_id.erl, ...). Reports go to test/support/ga4_stub_server.erl on 127.0.0.1.
-%%% Cases that send need the NIF (priv/); without it they are skipped.
+%%% Cases that send need the NIF (priv/); without it they are skipped. No case asserts a
+%%% duration: each waits for events (requests at the stub, the service's status, log events,
+%%% traced calls) with a bound that only guards against hanging.
 -module(service_mongoose_system_metrics_SUITE).
 -compile([export_all, nowarn_export_all]).
 -include_lib("common_test/include/ct.hrl").
@@ -15,6 +17,8 @@
 -define(SECRET, "Secr3tValue-never-shown").
 -define(TID, #{id => "G-EXTRA1", secret => ?SECRET}).
 -define(POLICY, "https://esl.github.io/MongooseDocs/latest/operation-and-maintenance/System-Metrics-Privacy-Policy/").
+%% Only guards against a case hanging: every wait ends with the event it waits for.
+-define(WAIT, 60000).
 
 all() ->
     [{group, config_spec}, {group, lifecycle}, {group, reporting}].
@@ -23,7 +27,8 @@ groups() ->
     [{config_spec, [], [spec_is_mongooseim_section, toml_defaults, toml_sample_values,
                         toml_non_negative_integers, toml_periodic_report_zero_accepted,
                         toml_tracking_id_needs_both_keys, toml_added_options,
-                        toml_rejects_bad_values, configured_id_replaces_builtin]},
+                        toml_rejects_bad_values, configured_id_replaces_builtin,
+                        schedule_first_delay, schedule_fixed_rate_with_jitter]},
      {lifecycle, [], [bad_options_are_rejected, report_false_is_silent_and_off,
                       env_switch_off_values, do_not_track_values, env_switch_beats_report_true,
                       consent_warning_once_when_report_unset, report_true_is_silent,
@@ -33,7 +38,10 @@ groups() ->
                       secrets_masked_in_state_and_status]},
      {reporting, [], [first_report_then_fixed_rate_with_jitter, tick_skipped_while_busy,
                       stop_cancels_send_in_flight, endpoint_precedence, validate_option_and_now,
-                      no_tracking_id_writes_file_only, predefined_and_configured_ids,
+                      no_tracking_id_writes_file_only, report_file_is_the_report_sent,
+                      configured_max_retries_is_what_is_attempted,
+                      configured_timeout_is_each_attempts_limit,
+                      predefined_and_configured_ids,
                       client_id_persisted_and_reused, cluster_id_is_preferred,
                       send_failures_logged_once_per_streak, secret_never_in_file_or_logs,
                       env_switch_at_runtime_stops_reports, preview_sends_nothing,
@@ -138,19 +146,42 @@ toml_tracking_id_needs_both_keys(_) ->
     {error, _} = toml(#{<<"tracking_id">> => #{<<"id">> => <<"G-1">>, <<"secret">> => <<"s">>,
                                                <<"other">> => 1}}).
 
+%% Every option added to MongooseIM's section, as the TOML parser gives it, changes what the
+%% service does: validate (GA4's validation path), timeout and max_retries (the attempts the
+%% server logs: with MongooseIM's defaults of 5 s and 2 retries these would be three answered
+%% requests), cacertfile (a real CA file; the client is built with it), cluster_report (the
+%% node is the reporter), url (the server is reached at all; region is then not used).
 toml_added_options(Config) ->
-    Ca = filename:join(?config(dir, Config), "ca.pem"),
-    ok = file:write_file(Ca, <<"pem">>),
-    {ok, Opts} = toml(#{<<"url">> => <<"http://127.0.0.1:1/mp/collect">>, <<"region">> => <<"eu">>,
-                        <<"validate">> => true, <<"timeout">> => 2000, <<"max_retries">> => 1,
-                        <<"cacertfile">> => list_to_binary(Ca), <<"cluster_report">> => true}),
-    ?assertMatch(#{url := <<"http://127.0.0.1:1/mp/collect">>, region := eu, validate := true,
-                   timeout := 2000, max_retries := 1, cacertfile := Ca, cluster_report := true},
-                 Opts),
-    %% The parsed options start the service as they are.
-    msm_test_helper:stop_service(),
-    {ok, Pid} = ?S:start(Opts#{initial_report => 3600000}),
-    true = is_pid(Pid).
+    case msm_test_helper:require_nif() of
+        ok -> added_options_change_the_report(Config);
+        Skip -> Skip
+    end.
+
+added_options_change_the_report(Config) ->
+    #{ca_file := Ca} = msm_reliability:make_pki(?config(dir, Config)),
+    {ok, Server} = msm_fault_server:start(),
+    try
+        msm_fault_server:set_default(Server, {delay, 1500, {status, 204}}),
+        Url = list_to_binary(msm_fault_server:url(Server, "/mp/collect")),
+        {ok, Opts} = toml(#{<<"url">> => Url, <<"region">> => <<"eu">>,
+                            <<"validate">> => true, <<"timeout">> => 300,
+                            <<"max_retries">> => 1, <<"cacertfile">> => list_to_binary(Ca),
+                            <<"cluster_report">> => true}),
+        ?assertEqual(#{url => Url, region => eu, validate => true, timeout => 300,
+                       max_retries => 1, cacertfile => Ca, cluster_report => true,
+                       initial_report => 300000, periodic_report => 10800000}, Opts),
+        msm_test_helper:stop_service(),
+        {ok, _} = ?S:start(Opts#{initial_report => 0, tracking_id => ?TID}),
+        #{last_error := #{kind := send, reason := Reason}} = wait_report_done(),
+        ?assertEqual([{<<"G-EXTRA1">>, timeout}], Reason),
+        Requests = msm_fault_server:requests(Server),
+        ?assertEqual([<<"/debug/mp/collect">>, <<"/debug/mp/collect">>],
+                     [P || {request, _, #{path := P}} <- Requests]),
+        ?assertMatch(#{role := reporter, last_success := undefined}, ?S:status())
+    after
+        msm_test_helper:stop_service(),
+        msm_fault_server:stop(Server)
+    end.
 
 toml_rejects_bad_values(_) ->
     {error, _} = toml(#{<<"region">> => <<"mars">>}),
@@ -172,6 +203,41 @@ configured_id_replaces_builtin(_) ->
                  O:tracking_ids(#{tracking_id => #{id => <<"G-BUILTIN">>, secret => "mine"}})),
     ?assertEqual([#{id => <<"G-BUILTIN">>, secret => <<"builtin-secret">>}],
                  O:tracking_ids(#{})).
+
+%% When the first report is due: initial_report, or the last success plus a period when
+%% that is later, never more than a period away (times written out by hand).
+schedule_first_delay(_) ->
+    F = fun(Init, Period, Last, Now) ->
+                mongoose_system_metrics_schedule:first_delay(
+                  #{initial_report => Init, periodic_report => Period}, Last, Now)
+        end,
+    ?assertEqual(1000, F(1000, 10000, undefined, 50000)),
+    ?assertEqual(3000, F(1000, 10000, 43000, 50000)),
+    ?assertEqual(1000, F(1000, 10000, 0, 50000)),
+    ?assertEqual(10000, F(1000, 10000, 90000, 50000)),
+    ?assertEqual(5000, F(5000, 10000, 45000, 50000)),
+    ?assertEqual(0, F(0, 0, undefined, 50000)),
+    ?assertEqual(7, F(7, 0, 49000, 50000)).
+
+%% Fixed rate: the next report is a whole number of periods after the previous nominal one,
+%% past ticks are skipped, and the jitter is 0 to 10% of the period.
+schedule_fixed_rate_with_jitter(_) ->
+    Next = fun(Period, Base, Now) ->
+                   mongoose_system_metrics_schedule:next(#{periodic_report => Period}, Base, Now)
+           end,
+    ?assertEqual(none, Next(0, 1000, 1000)),
+    Nominal = fun(Period, Base, Now) ->
+                      {N, J} = Next(Period, Base, Now),
+                      ?assert(J >= 0 andalso J =< Period div 10),
+                      N
+              end,
+    ?assertEqual(1300, Nominal(300, 1000, 1000)),
+    ?assertEqual(1300, Nominal(300, 1000, 1299)),
+    ?assertEqual(1600, Nominal(300, 1000, 1300)),
+    ?assertEqual(2200, Nominal(300, 1000, 1950)),
+    ?assertEqual(10800000 + 5, Nominal(10800000, 5, 6)),
+    Jitters = [element(2, Next(300, 0, 0)) || _ <- lists:seq(1, 2000)],
+    ?assertEqual(lists:seq(0, 30), lists:usort(Jitters)).
 
 toml(Toml) ->
     try {ok, process_section(?S:config_spec(), Toml)}
@@ -317,19 +383,25 @@ status_reports_schedule_and_kill_switch(_) ->
       in_flight := false, tracking_ids := [<<"G-EXTRA1">>], report_file := _} = ?S:status(),
     ?assert(Due >= Before + 60000 andalso Due =< erlang:system_time(millisecond) + 60000).
 
+%% The first report after a restart is due one period after the last success (when that is
+%% after initial_report): between that time and that time plus the time the start took.
 restart_waits_for_last_success_plus_period(_) ->
     Now = erlang:system_time(millisecond),
-    ok = mongoose_system_metrics_file:write_last_success(Now - 7000),
+    LastSuccess = Now - 7000,
+    ok = mongoose_system_metrics_file:write_last_success(LastSuccess),
+    Before = erlang:system_time(millisecond),
     {ok, _} = ?S:start(#{report => true, initial_report => 1000, periodic_report => 10000}),
     #{next_report_due := Due, last_success := LS} = ?S:status(),
-    ?assertEqual(Now - 7000, LS),
-    ?assert(abs(Due - (Now + 3000)) < 500),
+    After = erlang:system_time(millisecond),
+    ?assertEqual(LastSuccess, LS),
+    ?assert(Due >= LastSuccess + 10000 andalso Due =< LastSuccess + 10000 + (After - Before)),
     msm_test_helper:stop_service(),
     %% Long ago: initial_report applies.
     ok = mongoose_system_metrics_file:write_last_success(Now - 100000),
+    Before2 = erlang:system_time(millisecond),
     {ok, _} = ?S:start(#{report => true, initial_report => 1000, periodic_report => 10000}),
     #{next_report_due := Due2} = ?S:status(),
-    ?assert(abs(Due2 - (Now + 1000)) < 500).
+    ?assert(Due2 >= Before2 + 1000 andalso Due2 =< erlang:system_time(millisecond) + 1000).
 
 secrets_masked_in_state_and_status(_) ->
     {ok, Pid} = ?S:start(#{report => true, initial_report => 3600000, tracking_id => ?TID}),
@@ -346,76 +418,97 @@ opts(Extra) ->
     maps:merge(#{report => true, initial_report => 100, periodic_report => 300,
                  tracking_id => ?TID, max_retries => 0, timeout => 2000}, Extra).
 
+%% The schedule as the service follows it, traced: each tick asks the schedule for the next
+%% one from the previous nominal time (a fixed rate, whatever a report took), and the first
+%% report reaches the stub no earlier than the service planned it.
 first_report_then_fixed_rate_with_jitter(Config) ->
     Stub = ?config(stub, Config),
-    T0 = erlang:system_time(millisecond),
-    {ok, _} = ?S:start(opts(#{})),
+    {ok, Pid} = ?S:start(opts(#{})),
     #{next_report_due := Due0} = ?S:status(),
-    ?assert(abs(Due0 - (T0 + 100)) < 50),
-    %% The schedule as the service plans it (next_report_due after each tick), sampled until
-    %% six reports arrived. Checking the plan rather than arrival times keeps this exact on a
-    %% loaded machine, where a late report may make the service skip a tick.
-    Dues = sample_dues(Stub, 6, erlang:monotonic_time(millisecond) + 10000, [Due0]),
-    Times = [At || #{at := At} <- ga4_stub_server:requests(Stub)],
-    ct:pal("first after ~p ms, times ~p, dues ~p",
-           [hd(Times) - T0, [T - T0 || T <- Times], [D - Due0 || D <- Dues]]),
-    %% Never early.
-    ?assert(hd(Times) - T0 >= 100),
-    %% Fixed rate: every planned tick is the first one plus whole periods plus 0-10% jitter.
-    ?assert(length(Dues) >= 4),
+    erlang:trace_pattern({mongoose_system_metrics_schedule, next, 3},
+                         [{'_', [], [{return_trace}]}], [local]),
+    1 = erlang:trace(Pid, true, [call]),
+    Calls = try
+                ok = ga4_stub_server:wait_for_requests(Stub, 6, ?WAIT),
+                traced_next_calls(5, [])
+            after
+                erlang:trace(Pid, false, [call]),
+                erlang:trace_pattern({mongoose_system_metrics_schedule, next, 3}, false, [local])
+            end,
+    [#{at := First} | _] = ga4_stub_server:requests(Stub),
+    ?assert(First >= Due0),
+    %% Each tick's base is the nominal time the previous tick returned.
+    Bases = [Base || {Base, _} <- Calls],
+    Nexts = [N || {_, {N, _}} <- Calls],
+    ?assertEqual(tl(Bases), lists:droplast(Nexts)),
     [begin
-         K = (D - Due0 + 15) div 300,
-         Residual = D - Due0 - K * 300,
-         ?assert(K >= 1 andalso Residual >= -3 andalso Residual =< 33)
-     end || D <- tl(Dues)],
-    %% The next tick is due within one period and its jitter.
-    #{next_report_due := Due} = ?S:status(),
-    ?assert(Due - erlang:system_time(millisecond) =< 330),
+         ?assert((N - Base) rem 300 =:= 0 andalso N > Base),
+         ?assert(J >= 0 andalso J =< 30)
+     end || {Base, {N, J}} <- Calls],
     [] = ga4_stub_server:violations(Stub),
     #{last_success := LS, last_attempt := LA, last_error := undefined} = ?S:status(),
     ?assert(is_integer(LS) andalso is_integer(LA)).
 
-sample_dues(Stub, N, Deadline, Acc) ->
-    #{next_report_due := Due} = ?S:status(),
-    Acc1 = case lists:member(Due, Acc) of
-               true -> Acc;
-               false -> Acc ++ [Due]
-           end,
-    Done = length(ga4_stub_server:requests(Stub)) >= N,
-    case Done orelse erlang:monotonic_time(millisecond) > Deadline of
-        true -> Acc1;
-        false -> timer:sleep(10), sample_dues(Stub, N, Deadline, Acc1)
+%% The first N calls of mongoose_system_metrics_schedule:next/3 traced in the service, as
+%% {Base, Result}.
+traced_next_calls(0, Acc) ->
+    lists:reverse(Acc);
+traced_next_calls(N, Acc) ->
+    receive
+        {trace, _, call, {mongoose_system_metrics_schedule, next, [_, Base, _]}} ->
+            receive
+                {trace, _, return_from, {mongoose_system_metrics_schedule, next, 3}, Result} ->
+                    traced_next_calls(N - 1, [{Base, Result} | Acc])
+            after ?WAIT -> ct:fail(no_return_traced)
+            end
+    after ?WAIT -> ct:fail({ticks_traced, length(Acc)})
     end.
 
-gaps([A, B | T]) -> [B - A | gaps([B | T])];
-gaps(_) -> [].
-
+%% Never two reports in flight: with each request held 1 s and a tick every 100 ms, ticks
+%% are skipped (logged) and the stub never answers two requests at once.
 tick_skipped_while_busy(Config) ->
     Stub = ?config(stub, Config),
-    ga4_stub_server:set_response(Stub, #{delay => 700}),
+    ga4_stub_server:set_response(Stub, #{delay => 1000}),
     #{level := Level} = logger:get_primary_config(),
     logger:set_primary_config(level, info),
-    {ok, _} = ?S:start(opts(#{periodic_report => 100, timeout => 5000})),
-    timer:sleep(1600),
-    Reqs = ga4_stub_server:requests(Stub),
-    ct:pal("~p requests", [length(Reqs)]),
-    %% One report at a time: the requests never overlap (700 ms each).
-    Times = [At || #{at := At} <- Reqs],
-    [?assert(G >= 650) || G <- gaps(Times)],
-    ?assert(length(Reqs) =< 3),
-    logger:set_primary_config(level, Level),
-    [_ | _] = msm_log_capture:matching("still in flight").
+    try
+        {ok, _} = ?S:start(opts(#{periodic_report => 100, timeout => 5000})),
+        ok = msm_test_helper:wait_until(
+               fun() -> length(msm_log_capture:matching("still in flight")) >= 3
+                            andalso length(ga4_stub_server:requests(Stub)) >= 2 end, ?WAIT),
+        msm_test_helper:stop_service(),
+        ?assertEqual(1, ga4_stub_server:max_in_flight(Stub)),
+        [] = ga4_stub_server:violations(Stub)
+    after
+        logger:set_primary_config(level, Level)
+    end.
 
+%% Stopping the service cancels the send in flight: the connection to an endpoint that never
+%% answers (and a timeout of five minutes) is closed by the client, and the send's in-flight
+%% slot is free again.
 stop_cancels_send_in_flight(Config) ->
-    Stub = ?config(stub, Config),
-    ga4_stub_server:set_response(Stub, #{delay => 10000}),
-    {ok, _} = ?S:start(opts(#{timeout => 20000})),
-    ok = ga4_stub_server:wait_for_requests(Stub, 1, 3000),
-    #{in_flight := true} = ?S:status(),
-    {Micros, ok} = timer:tc(fun ?S:stop/0),
-    ct:pal("stop took ~p us", [Micros]),
-    ?assert(Micros < 1000000),
-    undefined = whereis(?S).
+    {ok, Server} = msm_fault_server:start(),
+    try
+        msm_fault_server:set_default(Server, hang),
+        {ok, _} = ?S:start(opts(#{timeout => 300000,
+                                  url => msm_fault_server:url(Server, "/mp/collect")})),
+        ok = msm_test_helper:wait_until(
+               fun() -> length(msm_fault_server:requests(Server)) =:= 1 end, ?WAIT),
+        #{in_flight := true} = ?S:status(),
+        ok = ?S:stop(),
+        undefined = whereis(?S),
+        ok = msm_test_helper:wait_until(
+               fun() -> [C || {closed, _, by_client} = C <- msm_fault_server:log(Server)] =/= []
+               end, ?WAIT),
+        ok = mongoose_system_metrics_nif:configure(#{max_in_flight => 1}),
+        {ok, Ref} = mongoose_system_metrics_nif:send_report(
+                      [], #{client_id => <<"c">>, tracking_ids => [#{id => <<"G-1">>,
+                                                                      secret => <<"s">>}]}),
+        _ = msm_reliability:wait_result(Ref, ?WAIT)
+    after
+        ok = mongoose_system_metrics_nif:configure(#{max_in_flight => 64}),
+        msm_fault_server:stop(Server)
+    end.
 
 endpoint_precedence(Config) ->
     Stub = ?config(stub, Config),
@@ -450,16 +543,68 @@ validate_option_and_now(Config) ->
     <<"ENFORCE_RECOMMENDATIONS">> = maps:get(<<"validation_behavior">>, Json),
     #{last_attempt := undefined} = ?S:status().
 
+%% Without a tracking id nothing is sent, and the report file holds the report all the same:
+%% the sample node's events as written down by hand (msm_expected).
 no_tracking_id_writes_file_only(Config) ->
     Stub = ?config(stub, Config),
     File = filename:join(?config(dir, Config), "system_metrics_report.json"),
-    {ok, _} = ?S:start(maps:remove(tracking_id, opts(#{}))),
-    msm_test_helper:wait_until(fun() -> filelib:is_file(File) end, 3000),
-    timer:sleep(300),
+    {ok, _} = ?S:start(maps:remove(tracking_id, opts(#{periodic_report => 3600000}))),
+    #{last_success := LS, last_error := undefined} = wait_report_done(),
+    ?assert(is_integer(LS)),
     [] = ga4_stub_server:requests(Stub),
     {ok, Bin} = file:read_file(File),
-    [_ | _] = jiffy:decode(Bin, [return_maps]),
+    msm_expected:assert_sample_report(msm_expected:decode_events(Bin), #{}),
     {error, no_tracking_id} = ?S:validate_now().
+
+%% The report file holds exactly the events that the report sent, in order, and they are the
+%% sample node's report as written down by hand.
+report_file_is_the_report_sent(Config) ->
+    Stub = ?config(stub, Config),
+    File = filename:join(?config(dir, Config), "system_metrics_report.json"),
+    {ok, _} = ?S:start(opts(#{periodic_report => 3600000})),
+    #{last_success := LS} = wait_report_done(),
+    ?assert(is_integer(LS)),
+    Sent = [#{name => N, params => P} || #{name := N, params := P} <- ga4_stub_server:events(Stub)],
+    {ok, Bin} = file:read_file(File),
+    ?assertEqual(Sent, msm_expected:decode_events(Bin)),
+    msm_expected:assert_sample_report(Sent, #{}).
+
+%% max_retries as configured: the server's own log shows 1 + max_retries attempts of the
+%% report's one request (500 is retried), for 0 and 1; without the option, the README's
+%% default of 2.
+configured_max_retries_is_what_is_attempted(Config) ->
+    Stub = ?config(stub, Config),
+    ga4_stub_server:set_response(Stub, #{status => 500}),
+    Attempts = fun(Extra) ->
+                       msm_test_helper:stop_service(),
+                       ga4_stub_server:reset(Stub),
+                       {ok, _} = ?S:start(maps:merge(maps:remove(max_retries,
+                                                                 opts(#{periodic_report => 3600000})),
+                                                     Extra)),
+                       #{last_error := #{reason := R}} = wait_report_done(),
+                       ?assertEqual([{<<"G-EXTRA1">>, {http_status, 500}}], R),
+                       length(ga4_stub_server:requests(Stub))
+               end,
+    ?assertEqual(1, Attempts(#{max_retries => 0})),
+    ?assertEqual(2, Attempts(#{max_retries => 1})),
+    ?assertEqual(3, Attempts(#{})).
+
+%% timeout as configured limits each attempt: an answer after 1.5 s is a timeout with
+%% timeout = 300 (the request was received, the client gave up), and a success with the
+%% default of 5 s.
+configured_timeout_is_each_attempts_limit(Config) ->
+    Stub = ?config(stub, Config),
+    ga4_stub_server:set_response(Stub, #{delay => 1500}),
+    {ok, _} = ?S:start(opts(#{periodic_report => 3600000, timeout => 300})),
+    #{last_error := #{reason := R}, last_success := undefined} = wait_report_done(),
+    ?assertEqual([{<<"G-EXTRA1">>, timeout}], R),
+    ?assertEqual(1, length(ga4_stub_server:requests(Stub))),
+    msm_test_helper:stop_service(),
+    ga4_stub_server:reset(Stub),
+    {ok, _} = ?S:start(maps:remove(timeout, opts(#{periodic_report => 3600000}))),
+    #{last_error := undefined, last_success := LS} = wait_report_done(),
+    ?assert(is_integer(LS)),
+    ?assertEqual(1, length(ga4_stub_server:requests(Stub))).
 
 predefined_and_configured_ids(Config) ->
     Stub = ?config(stub, Config),
@@ -499,47 +644,81 @@ send_failures_logged_once_per_streak(Config) ->
     Stub = ?config(stub, Config),
     ga4_stub_server:set_response(Stub, #{status => 500}),
     {ok, _} = ?S:start(opts(#{periodic_report => 100})),
-    ok = ga4_stub_server:wait_for_requests(Stub, 4, 5000),
-    timer:sleep(100),
+    %% Three failed reports, each seen by the service (a new last_error time each).
+    ok = wait_failed_reports(3, []),
     [#{level := warning}] = [E || #{what := report_send_failed} = E <- msm_log_capture:events()],
     #{last_error := #{kind := send, reason := [{<<"G-EXTRA1">>, {http_status, 500}}]},
       last_success := undefined} = ?S:status(),
     ga4_stub_server:set_response(Stub, #{status => 204}),
-    msm_test_helper:wait_until(fun() -> is_integer(maps:get(last_success, ?S:status())) end, 3000),
+    ok = msm_test_helper:wait_until(fun() -> is_integer(maps:get(last_success, ?S:status())) end,
+                                    ?WAIT),
     [_] = [E || #{what := system_metrics_recovered} = E <- msm_log_capture:events()],
     ga4_stub_server:set_response(Stub, #{status => 503}),
-    msm_test_helper:wait_until(
-      fun() -> length([E || #{what := report_send_failed} = E <- msm_log_capture:events()]) =:= 2 end,
-      3000).
+    ok = msm_test_helper:wait_until(
+           fun() -> length([E || #{what := report_send_failed} = E <- msm_log_capture:events()]) =:= 2 end,
+           ?WAIT).
+
+%% Waits until the service has seen N failed reports (each sets a new last_error).
+wait_failed_reports(N, Seen) when length(Seen) >= N ->
+    ok;
+wait_failed_reports(N, Seen) ->
+    {ok, At} = msm_test_helper:wait_until(
+                 fun() -> case ?S:status() of
+                              #{last_error := #{at := A}} -> {lists:member(A, Seen) =:= false, A};
+                              _ -> false
+                          end
+                 end, ?WAIT),
+    wait_failed_reports(N, [At | Seen]).
 
 secret_never_in_file_or_logs(Config) ->
     Stub = ?config(stub, Config),
     ga4_stub_server:set_response(Stub, #{status => 400}),
-    {ok, _} = ?S:start(opts(#{})),
-    ok = ga4_stub_server:wait_for_requests(Stub, 2, 3000),
-    timer:sleep(100),
+    {ok, _} = ?S:start(opts(#{periodic_report => 3600000})),
+    #{last_error := #{kind := send}} = wait_report_done(),
     [#{api_secret := <<?SECRET>>} | _] = ga4_stub_server:events(Stub),
     Dir = ?config(dir, Config),
     [begin {ok, B} = file:read_file(filename:join(Dir, F)),
            nomatch = binary:match(B, <<?SECRET>>)
      end || F <- element(2, file:list_dir(Dir))],
-    Logged = io_lib:format("~p", [msm_log_capture:events()]),
-    nomatch = string:find(Logged, ?SECRET),
+    [_ | _] = msm_log_capture:events(),
+    msm_log_capture:assert_absent(?SECRET),
     nomatch = string:find(io_lib:format("~p", [?S:status()]), ?SECRET).
 
+%% The environment's kill switch is read at each tick: once set, the service ticks on (its
+%% next report's due time moves) without starting a report; once unset, reports resume.
 env_switch_at_runtime_stops_reports(Config) ->
     Stub = ?config(stub, Config),
     {ok, _} = ?S:start(opts(#{periodic_report => 100})),
-    ok = ga4_stub_server:wait_for_requests(Stub, 1, 3000),
+    ok = ga4_stub_server:wait_for_requests(Stub, 1, ?WAIT),
     os:putenv("MONGOOSEIM_SYSTEM_METRICS", "off"),
-    timer:sleep(300),
+    ok = msm_test_helper:wait_until(
+           fun() -> case ?S:status() of
+                        #{kill_switch := {env, _}, in_flight := false} -> true;
+                        _ -> false
+                    end
+           end, ?WAIT),
+    #{last_attempt := Attempt, next_report_due := Due} = ?S:status(),
     N = length(ga4_stub_server:requests(Stub)),
-    timer:sleep(400),
-    N = length(ga4_stub_server:requests(Stub)),
-    #{kill_switch := {env, "MONGOOSEIM_SYSTEM_METRICS"}} = ?S:status(),
+    ok = wait_ticks(2, Due),
+    ?assertMatch(#{last_attempt := Attempt, in_flight := false,
+                   kill_switch := {env, "MONGOOSEIM_SYSTEM_METRICS"}}, ?S:status()),
+    ?assertEqual(N, length(ga4_stub_server:requests(Stub))),
     [_] = msm_log_capture:matching("MONGOOSEIM_SYSTEM_METRICS"),
     os:unsetenv("MONGOOSEIM_SYSTEM_METRICS"),
-    ok = ga4_stub_server:wait_for_requests(Stub, N + 1, 3000).
+    ok = ga4_stub_server:wait_for_requests(Stub, N + 1, ?WAIT).
+
+%% Waits until the service has ticked N more times after the tick due at Due (each tick
+%% plans the next: next_report_due changes).
+wait_ticks(0, _Due) ->
+    ok;
+wait_ticks(N, Due) ->
+    {ok, Next} = msm_test_helper:wait_until(
+                   fun() -> case ?S:status() of
+                                #{next_report_due := D} when D =/= Due -> {true, D};
+                                _ -> false
+                            end
+                   end, ?WAIT),
+    wait_ticks(N - 1, Next).
 
 preview_sends_nothing(Config) ->
     Stub = ?config(stub, Config),
@@ -559,14 +738,22 @@ periodic_report_zero_initial_report_only(Config) ->
     #{next_report_due := Due} = ?S:status(),
     true = is_integer(Due),
     ok = msm_test_helper:wait_until(
-           fun() -> is_integer(maps:get(last_success, ?S:status())) end, 5000),
-    N = length(ga4_stub_server:requests(Stub)),
-    ?assert(N >= 1),
-    %% opts/1's period was 300 ms: several would have passed by now.
-    timer:sleep(1000),
-    N = length(ga4_stub_server:requests(Stub)),
+           fun() -> is_integer(maps:get(last_success, ?S:status())) end, ?WAIT),
+    %% One report (one request: it has fewer than 25 events), and no next one planned.
+    ?assertEqual(1, length(ga4_stub_server:requests(Stub))),
     #{next_report_due := undefined, in_flight := false, last_error := undefined} = ?S:status(),
     [#{level := notice}] = [E || #{what := system_metrics_periodic_report_off} = E
                                      <- msm_log_capture:events()].
 
 contains(Text, Sub) -> string:find(Text, Sub) =/= nomatch.
+
+%% The service's status once its (first) report is done: attempted and no longer in flight.
+wait_report_done() ->
+    {ok, Status} = msm_test_helper:wait_until(
+                     fun() -> case ?S:status() of
+                                  #{last_attempt := A, in_flight := false} = St
+                                    when A =/= undefined -> {true, St};
+                                  _ -> false
+                              end
+                     end, ?WAIT),
+    Status.

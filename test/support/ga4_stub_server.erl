@@ -30,14 +30,18 @@
 %%%     flight).</li>
 %%% <li>`wait_for_requests(Pid, N, TimeoutMs) -> ok | timeout': waits until N requests were
 %%%     recorded.</li>
-%%% <li>`reset(Pid) -> ok': forgets the recorded requests.</li>
+%%% <li>`reset(Pid) -> ok': forgets the recorded requests (and the most answered at once).</li>
+%%% <li>`max_in_flight(Pid) -> N': the most requests ever being answered at the same time
+%%%     (from recorded to answer written) since the start or the last `reset/1'.</li>
+%%% <li>`open_connections(Pid) -> N': connections currently open (closed by either side
+%%%     once their process ends).</li>
 %%% </ul>
 -module(ga4_stub_server).
 
 -behaviour(gen_server).
 
 -export([start/0, start/1, stop/1, port/1, url/1, requests/1, events/1, violations/1,
-         set_response/2, wait_for_requests/3, reset/1]).
+         set_response/2, wait_for_requests/3, reset/1, max_in_flight/1, open_connections/1]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 -export([check_body/1]).
 
@@ -94,6 +98,10 @@ set_response(Pid, Resp) -> gen_server:call(Pid, {set_response, Resp}).
 
 reset(Pid) -> gen_server:call(Pid, reset).
 
+max_in_flight(Pid) -> gen_server:call(Pid, max_in_flight).
+
+open_connections(Pid) -> gen_server:call(Pid, open_connections).
+
 wait_for_requests(Pid, N, Timeout) ->
     Deadline = erlang:monotonic_time(millisecond) + Timeout,
     wait_loop(Pid, N, Deadline).
@@ -118,17 +126,30 @@ init(Opts) ->
     Self = self(),
     Acceptor = spawn_link(fun() -> accept_loop(Self, LSock) end),
     {ok, #{lsock => LSock, port => Port, acceptor => Acceptor, requests => [],
+           in_flight => 0, max_in_flight => 0, conns => #{},
            response => #{status => 204, delay => 0, body => <<>>, headers => []}}}.
 
 handle_call(port, _From, #{port := Port} = S) -> {reply, Port, S};
 handle_call(requests, _From, #{requests := R} = S) -> {reply, lists:reverse(R), S};
-handle_call(reset, _From, S) -> {reply, ok, S#{requests := []}};
+handle_call(reset, _From, #{in_flight := N} = S) ->
+    {reply, ok, S#{requests := [], max_in_flight := N}};
+handle_call(max_in_flight, _From, #{max_in_flight := M} = S) -> {reply, M, S};
+handle_call(open_connections, _From, #{conns := C} = S) -> {reply, map_size(C), S};
+handle_call({conn, Pid}, _From, #{conns := C} = S) ->
+    Ref = monitor(process, Pid),
+    {reply, ok, S#{conns := C#{Ref => Pid}}};
 handle_call({set_response, Resp}, _From, #{response := R0} = S) ->
     {reply, ok, S#{response := maps:merge(R0, Resp)}};
-handle_call({record, Req}, _From, #{requests := R, response := Resp} = S) ->
-    {reply, Resp, S#{requests := [Req | R]}}.
+handle_call({record, Req}, _From, #{requests := R, response := Resp, in_flight := N,
+                                     max_in_flight := M} = S) ->
+    {reply, Resp, S#{requests := [Req | R], in_flight := N + 1,
+                     max_in_flight := max(M, N + 1)}}.
 
+handle_cast(answered, #{in_flight := N} = S) -> {noreply, S#{in_flight := N - 1}};
 handle_cast(_Msg, S) -> {noreply, S}.
+
+handle_info({'DOWN', Ref, process, _, _}, #{conns := C} = S) ->
+    {noreply, S#{conns := maps:remove(Ref, C)}};
 handle_info(_Msg, S) -> {noreply, S}.
 
 terminate(_Reason, #{lsock := LSock}) ->
@@ -141,6 +162,7 @@ accept_loop(Server, LSock) ->
         {ok, Sock} ->
             Pid = spawn(fun() -> receive go -> conn_loop(Server, Sock) end end),
             ok = gen_tcp:controlling_process(Sock, Pid),
+            catch gen_server:call(Server, {conn, Pid}),
             Pid ! go,
             accept_loop(Server, LSock);
         {error, _} ->
@@ -163,7 +185,9 @@ conn_loop(Server, Sock) ->
                    <<"Content-Type: application/json\r\n">>, Headers,
                    <<"Content-Length: ">>, integer_to_binary(iolist_size(Body)), <<"\r\n\r\n">>,
                    Body],
-            case gen_tcp:send(Sock, Out) of
+            Sent = gen_tcp:send(Sock, Out),
+            gen_server:cast(Server, answered),
+            case Sent of
                 ok -> conn_loop(Server, Sock);
                 {error, _} -> gen_tcp:close(Sock)
             end;

@@ -1,7 +1,8 @@
 %%% @doc A misbehaving HTTP/1.1 (or HTTPS) server on 127.0.0.1 for the reliability tests.
 %%%
 %%% It keeps its own log of what it saw: every connection accepted, every TLS handshake that
-%%% failed, every request, and every connection closed (by the client or by the server).
+%%% failed, every request, every answer written (its status), and every connection closed
+%%% (by the client or by the server).
 %%% Connections stay open (keep-alive) until the client closes them, so the tests can see the
 %%% client's idle timeout at work. Each request is answered by the next action of the script
 %%% (`set_script/2'), else by the default action (`set_default/2'):
@@ -26,7 +27,7 @@
 
 -type action() :: {status, pos_integer()} | {status, pos_integer(), [{iodata(), iodata()}]}
                 | {delay, non_neg_integer(), action()} | hang | reset_mid_response.
--type entry() :: {connection | tls_error | request | closed, integer(), term()}.
+-type entry() :: {connection | tls_error | request | answered | closed, integer(), term()}.
 -export_type([action/0, entry/0]).
 
 -spec start() -> {ok, pid()}.
@@ -147,7 +148,7 @@ conn_loop(Server, Conn, Buf) ->
     case read_request(Conn, Buf) of
         {ok, Req, Rest} ->
             Action = gen_server:call(Server, {request, Req}),
-            case act(Action, Conn) of
+            case act(Server, Action, Conn) of
                 keep -> conn_loop(Server, Conn, Rest);
                 closed -> event(Server, closed, by_server)
             end;
@@ -156,24 +157,24 @@ conn_loop(Server, Conn, Buf) ->
             close(Conn)
     end.
 
-act({delay, Ms, Action}, Conn) ->
+act(Server, {delay, Ms, Action}, Conn) ->
     timer:sleep(Ms),
-    act(Action, Conn);
-act({status, Code}, Conn) ->
-    act({status, Code, []}, Conn);
-act({status, Code, Headers}, Conn) ->
+    act(Server, Action, Conn);
+act(Server, {status, Code}, Conn) ->
+    act(Server, {status, Code, []}, Conn);
+act(Server, {status, Code, Headers}, Conn) ->
     Out = [<<"HTTP/1.1 ">>, integer_to_binary(Code), <<" Status\r\n">>,
            [[K, <<": ">>, V, <<"\r\n">>] || {K, V} <- Headers],
            <<"Content-Length: 0\r\n\r\n">>],
     case send(Conn, Out) of
-        ok -> keep;
+        ok -> event(Server, answered, Code), keep;
         {error, _} -> close(Conn), closed
     end;
-act(hang, Conn) ->
+act(_Server, hang, Conn) ->
     %% Wait for the client to go away, whatever it sends.
     drain(Conn),
     keep;
-act(reset_mid_response, {gen_tcp, Sock} = Conn) ->
+act(_Server, reset_mid_response, {gen_tcp, Sock} = Conn) ->
     _ = send(Conn, <<"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                      "Content-Length: 1000\r\n\r\n{\"partial\"">>),
     timer:sleep(50),

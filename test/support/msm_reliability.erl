@@ -18,7 +18,7 @@
 
 -export([init/2, pre_init_per_suite/3, pre_init_per_testcase/4, post_end_per_testcase/5]).
 -export([pool_events/1, opts/2, url/1, closed_url/0, send_and_wait/3, wait_result/2, flush/0,
-         assert_within/3, wait_requests/2, wait_no_open_connections/2]).
+         wait_requests/2, wait_no_open_connections/2]).
 -export([app_ebin/0, peer_args/1, peer_args/2, start_peer/2]).
 -export([msm_threads/0, snapshot/0, assert_nothing_left/1]).
 -export([make_pki/1, run_prop/2, format_log/1]).
@@ -113,15 +113,9 @@ wait_result(Ref, Timeout) ->
 flush() ->
     receive {mongoose_system_metrics_sent, _, _} -> flush() after 0 -> ok end.
 
-assert_within(Ms, Min, Max) ->
-    case Ms >= Min andalso Ms =< Max of
-        true -> ok;
-        false -> ct:fail({out_of_bounds, Ms, {min, Min}, {max, Max}})
-    end.
-
 wait_requests(Server, N) ->
     ok = msm_test_helper:wait_until(
-           fun() -> length(msm_fault_server:requests(Server)) >= N end, 10000).
+           fun() -> length(msm_fault_server:requests(Server)) >= N end, ?WAIT).
 
 wait_no_open_connections(Servers, Timeout) ->
     msm_test_helper:wait_until(

@@ -1,10 +1,30 @@
 //! Property tests of the input model: random and mutated terms never panic the engine, and
 //! strings planted in every field never reach an event, the JSON or a request body.
 
+mod oracle;
+
 use mongoose_system_metrics_engine::api;
 use mongoose_system_metrics_engine::node::value::Value;
+use mongoose_system_metrics_engine::report::event::{Event, ParamValue};
 use mongoose_system_metrics_engine::wire::json;
+use oracle::{readme_allows, Val};
 use proptest::prelude::*;
+
+/// Whether the README ("What is sent", written out by hand in `oracle`) allows the event.
+fn allowed(event: &Event) -> bool {
+    let params: Vec<(String, Val)> = event
+        .params
+        .iter()
+        .map(|(k, v)| {
+            let v = match v {
+                ParamValue::Str(s) => Val::Str(s.to_string()),
+                ParamValue::Int(n) => Val::Int(*n),
+            };
+            (k.to_string(), v)
+        })
+        .collect();
+    readme_allows(&event.name, &params)
+}
 
 const KEYS: [&str; 16] = [
     "version",
@@ -116,7 +136,10 @@ proptest! {
     ) {
         let v = Value::Map(pairs.into_iter().map(|(k, v)| (Value::Atom(k.into()), v)).collect());
         if let Ok(events) = api::build_report(&v) {
-            // Whatever is built passes the send-time checks.
+            // Whatever is built is what the README allows, and passes the send-time check.
+            for e in &events {
+                prop_assert!(allowed(e), "{:?}", e);
+            }
             prop_assert!(mongoose_system_metrics_engine::wire::plan::check_events(&events).is_ok());
         }
     }
@@ -124,6 +147,9 @@ proptest! {
     #[test]
     fn planted_strings_never_leave((info, planted) in planted_node_info()) {
         let events = api::build_report(&info).expect("well-formed input");
+        for e in &events {
+            prop_assert!(allowed(e), "{:?}", e);
+        }
         let text = String::from_utf8(json::pretty(&events)).unwrap();
         prop_assert!(!text.contains(&planted), "{} leaked: {}", planted, text);
         prop_assert!(!text.contains("example.com"));

@@ -55,6 +55,7 @@ impl Recorded {
 #[derive(Default)]
 struct State {
     requests: Mutex<Vec<Recorded>>,
+    answered: std::sync::atomic::AtomicUsize,
     scripts: Mutex<HashMap<String, VecDeque<Action>>>,
     default: Mutex<Option<Action>>,
 }
@@ -151,6 +152,13 @@ impl TestServer {
         self.state.requests.lock().unwrap().clone()
     }
 
+    /// How many answers the server has written (to the end, flushed).
+    pub fn answered(&self) -> usize {
+        self.state
+            .answered
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// The requests received for one measurement id.
     pub fn requests_for(&self, measurement_id: &str) -> Vec<Recorded> {
         self.requests()
@@ -224,6 +232,9 @@ async fn serve(mut stream: Box<dyn Stream>, state: Arc<State>) {
         if stream.write_all(out.as_bytes()).await.is_err() || stream.flush().await.is_err() {
             return;
         }
+        state
+            .answered
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
