@@ -335,7 +335,9 @@ mutants() {
 
     # -- Hostile input, NIF --------------------------------------------------------------------------
     m list_limit_ten_times_higher native/engine/src/node/value.rs \
-      'pub const MAX_ITEMS: usize = 10_000;' 'pub const MAX_ITEMS: usize = 100_000;' \
+      'pub const NODE_INFO_LIMITS: Limits = Limits {
+    list_items: 10_000,' 'pub const NODE_INFO_LIMITS: Limits = Limits {
+    list_items: 100_000,' \
       'rust:engine_api ct:mongoose_system_metrics_nif_SUITE'
     m atom_made_from_input native/nif/src/encode.rs \
       'Atom::existing_from_utf8_bytes(env, k.as_bytes())' 'Atom::from_bytes(env, k.as_bytes())' \
@@ -366,18 +368,16 @@ fn encode_json' \
                     case file:rename(Path, Path) of' \
       'ct:reliability_lifecycle_SUITE/files ct:mongoose_system_metrics_file_SUITE'
     m no_file_means_no_send erlang/src/mongoose_system_metrics_report.erl \
-      '                      send(Service, Ctx, Events, Collected);' \
-      '                      case Collected of
-                          #{file := ok} -> send(Service, Ctx, Events, Collected);
-                          _ -> Collected#{send => {error, no_file}}
-                      end;' \
+      '                    Outcome#{send => wait_sent(Ref)};' \
+      '                    case Outcome of
+                        #{file := ok} -> Outcome#{send => wait_sent(Ref)};
+                        _ -> ok = mongoose_system_metrics_nif:cancel(Ref),
+                             Outcome#{send => {error, no_file}}
+                    end;' \
       'ct:reliability_lifecycle_SUITE/files'
     m file_only_when_sent erlang/src/mongoose_system_metrics_report.erl \
-      'file => mongoose_system_metrics_file:save(Events),' \
-      'file => case maps:get(tracking_ids, Ctx) of
-                                                  [] -> ok;
-                                                  _ -> mongoose_system_metrics_file:save(Events)
-                                              end,' \
+      '{ok, Events} -> Outcome#{file => mongoose_system_metrics_file:save(Events)};' \
+      '{ok, _Events} -> Outcome#{file => ok};' \
       'ct:service_mongoose_system_metrics_SUITE'
     m reports_without_the_engine erlang/src/service_mongoose_system_metrics.erl \
       'case {Switch, mongoose_system_metrics_nif:load_error()} of' \
