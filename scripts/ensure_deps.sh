@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs what a fresh Debian machine lacks to build and test mongoose_system_metrics:
 # Erlang/OTP (erlang-nox, erlang-dev, erlang-common-test, erlang-dialyzer), rebar3, and the
-# Debian-packaged Erlang libraries the tests use (jiffy, PropEr, meck). Rust (cargo >= 1.91) and a C
+# Debian-packaged Erlang libraries the tests use (jiffy, PropEr, meck), and g++. Rust (cargo >= 1.91) and a C
 # compiler must already be there (rustup); this script says so if they are not.
 set -eu
 
@@ -12,6 +12,8 @@ have_erl_lib() {
 }
 command -v erl >/dev/null 2>&1 || missing="$missing erlang-nox erlang-dev"
 command -v rebar3 >/dev/null 2>&1 || missing="$missing rebar3"
+# MongooseIM's own C++ drivers, built by the suite that runs its config code.
+command -v c++ >/dev/null 2>&1 || missing="$missing g++"
 if command -v erl >/dev/null 2>&1; then
     have_erl_lib ct || missing="$missing erlang-common-test"
     have_erl_lib dialyzer || missing="$missing erlang-dialyzer"
