@@ -80,6 +80,23 @@ if [ "$ct_status" -ne 0 ] && [ "$tf" -eq 0 ] && [ "$suite_errors" -eq 0 ]; then
     tail -n 60 "$log_dir/rebar3-ct.txt"
     problems="$problems rebar3-ct"
 fi
+# A real MongooseIM built here, as released and adopted (`make mongooseim-e2e`): when
+# MSM_E2E=1, as CI runs it. Each of its checks counts as a case.
+if [ "${MSM_E2E:-0}" = "1" ]; then
+    echo "==> mongooseim-e2e"
+    sh scripts/mongooseim-e2e.sh >"$log_dir/mongooseim-e2e.log" 2>&1
+    e2e_status=$?
+    grep -aE "^FAIL" "$log_dir/mongooseim-e2e.log" || true
+    eval "$(awk '/^[0-9]+ passed, [0-9]+ failed$/ { printf "ep=%d ef=%d\n", $1, $3 }
+                 END { if (!NR) print "ep=0 ef=0" }' "$log_dir/mongooseim-e2e.log")"
+    tail -n 1 "$log_dir/mongooseim-e2e.log"
+    passed=$((passed + ${ep:-0})); failed=$((failed + ${ef:-0}))
+    if [ "$e2e_status" -ne 0 ] && [ "${ef:-0}" -eq 0 ]; then
+        tail -n 40 "$log_dir/mongooseim-e2e.log"
+        problems="$problems mongooseim-e2e"
+    fi
+fi
+
 # Skipped Common Test cases by name, with their reason, from this run's suite logs.
 ct_skipped=""
 last_run=$(readlink -f _build/test/logs/last 2>/dev/null || true)
