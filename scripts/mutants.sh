@@ -375,6 +375,10 @@ fn encode_json' \
                              Outcome#{send => {error, no_file}}
                     end;' \
       'ct:reliability_lifecycle_SUITE/files'
+    m refused_send_loses_the_file erlang/src/mongoose_system_metrics_report.erl \
+      'build_only(Info, Collected#{client_id => ClientId, send => Err})' \
+      'Collected#{client_id => ClientId, send => Err}' \
+      'ct:service_mongoose_system_metrics_SUITE/reporting/refused_send_still_writes_the_file'
     m file_only_when_sent erlang/src/mongoose_system_metrics_report.erl \
       '{ok, Events} -> Outcome#{file => mongoose_system_metrics_file:save(Events)};' \
       '{ok, _Events} -> Outcome#{file => ok};' \

@@ -39,6 +39,7 @@ groups() ->
      {reporting, [], [first_report_then_fixed_rate_with_jitter, tick_skipped_while_busy,
                       stop_cancels_send_in_flight, endpoint_precedence, validate_option_and_now,
                       no_tracking_id_writes_file_only, report_file_is_the_report_sent,
+                      refused_send_still_writes_the_file,
                       configured_max_retries_is_what_is_attempted,
                       configured_timeout_is_each_attempts_limit,
                       predefined_and_configured_ids,
@@ -568,6 +569,35 @@ report_file_is_the_report_sent(Config) ->
     {ok, Bin} = file:read_file(File),
     ?assertEqual(Sent, msm_expected:decode_events(Bin)),
     msm_expected:assert_sample_report(Sent, #{}).
+
+%% When the engine refuses the send (here: its one slot taken by another send, so
+%% `overloaded'), the report's events are still built and written to the file, and the
+%% refusal is the send's error in the status; nothing reaches the collector from the report.
+refused_send_still_writes_the_file(Config) ->
+    Stub = ?config(stub, Config),
+    File = filename:join(?config(dir, Config), "system_metrics_report.json"),
+    ga4_stub_server:set_response(Stub, #{status => 204, delay => 60000}),
+    ok = mongoose_system_metrics_nif:configure(#{max_in_flight => 1}),
+    try
+        {ok, Busy} = mongoose_system_metrics_nif:send_report(
+                       [#{name => <<"outgoing_pool">>, params => #{<<"value">> => <<"rdbms">>}}],
+                       #{client_id => <<"other">>, url => ga4_stub_server:url(Stub),
+                         tracking_ids => [#{id => <<"G-BUSY">>, secret => <<"s">>}]}),
+        ok = ga4_stub_server:wait_for_requests(Stub, 1, ?WAIT),
+        {ok, _} = ?S:start(opts(#{periodic_report => 3600000})),
+        ok = msm_test_helper:wait_until(
+               fun() -> maps:get(last_error, ?S:status()) =/= undefined end, ?WAIT),
+        ?assertMatch(#{last_error := #{kind := send, reason := overloaded},
+                       last_success := undefined}, ?S:status()),
+        {ok, Bin} = file:read_file(File),
+        msm_expected:assert_sample_report(msm_expected:decode_events(Bin), #{}),
+        ?assertEqual([<<"G-BUSY">>], [maps:get(<<"measurement_id">>, Q)
+                                      || #{query := Q} <- ga4_stub_server:requests(Stub)]),
+        ok = mongoose_system_metrics_nif:cancel(Busy)
+    after
+        ok = mongoose_system_metrics_nif:cancel_all(),
+        ok = mongoose_system_metrics_nif:configure(#{max_in_flight => 64})
+    end.
 
 %% max_retries as configured: the server's own log shows 1 + max_retries attempts of the
 %% report's one request (500 is retried), for 0 and 1; without the option, the README's
