@@ -126,12 +126,18 @@ preview_exit_status_is_described_as_it_is(Config) ->
     Page = Words(?config(page, Config)),
     ?assertNotEqual(nomatch, binary:match(Page, <<"Exit status: `0` done, `1` the file cannot "
                                                   "be read or parsed (the message names the "
-                                                  "line or the key), `2` a usage error.">>)),
+                                                  "line or the key) or describes a node over "
+                                                  "the engine's input limits (more than 10,000 "
+                                                  "module entries, host types times modules: "
+                                                  "its report would fail), `2` a usage "
+                                                  "error.">>)),
     ?assertNotEqual(nomatch, binary:match(Page, <<"a file it previews may still be one that "
                                                   "MongooseIM refuses">>)),
     ?assertNotEqual(nomatch, binary:match(Words(ReadmeText),
                                           <<"Exit status 0, 1 when the file cannot be read or "
-                                            "parsed (the message names the line or the key), "
-                                            "2 for a usage error">>)),
+                                            "parsed (the message names the line or the key) "
+                                            "or describes a node over the engine's input "
+                                            "limits (its report would fail), 2 for a usage "
+                                            "error">>)),
     [?assertEqual({Where, nomatch}, {Where, re:run(Text, "valid configuration|not a valid")})
      || {Where, Text} <- [{page, Page}, {readme, Words(ReadmeText)}]].

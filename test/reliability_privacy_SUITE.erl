@@ -186,7 +186,7 @@ secret_never_in_logs_results_crash_reports_or_file(Config) ->
                             #{client_id => ?SECRET ++ " ", tracking_ids => [#{id => "G-1",
                                                                                secret => ?SECRET}]},
                             #{client_id => <<"c">>, tracking_ids => [#{id => "G-1",
-                                                                        secret => list_to_binary(lists:duplicate(300, $s) ++ ?SECRET)}]}]],
+                                                                        secret => list_to_binary(lists:duplicate(4100, $s) ++ ?SECRET)}]}]],
         %% An invalid id or secret plans nothing (it stands alone); the rest are errors.
         ?assertMatch([{ok, []}, {ok, []}, {error, _}, {error, _}], BadOpts),
         Logs = msm_log_capture:events(),
