@@ -62,7 +62,8 @@ every_function_answers(A, B) ->
                _ -> B
            end,
     Calls = [{build_report, [A]}, {encode_json, [A]}, {plan_requests, [A, B]},
-             {send_report, [A, Opts]}, {cancel, [A]}, {configure, [A]}, {cancel_all, []}],
+             {send_report, [A, Opts]}, {build_and_send, [A, Opts]}, {cancel, [A]},
+             {configure, [A]}, {cancel_all, []}],
     Bad = [{F, R} || {F, Args} <- Calls, R <- [checked_call(F, Args)], R =/= ok],
     flush(),
     _ = ?NIF:configure(#{max_in_flight => 64}),
@@ -91,6 +92,7 @@ atoms_grow(F, Args) ->
     end.
 
 answer_ok(F, ok) when F =:= cancel; F =:= configure; F =:= cancel_all -> true;
+answer_ok(build_and_send, {ok, Events, Ref}) -> is_list(Events) andalso is_reference(Ref);
 answer_ok(_, {ok, _}) -> true;
 answer_ok(_, {error, _}) -> true;
 answer_ok(_, _) -> false.
