@@ -15,7 +15,8 @@ bench:
 	@sh bench/run.sh
 
 # A real MongooseIM 6.2.1 built here, as released and adopted with this checkout, each booted
-# and reporting to a loopback collector; last line "N passed, N failed". Not part of `test`.
+# and reporting to a loopback collector; last line "N passed, N failed". Part of `test` when
+# MSM_E2E=1 (CI sets it).
 mongooseim-e2e:
 	@sh scripts/ensure_deps.sh
 	@sh scripts/mongooseim-e2e.sh
