@@ -8,9 +8,10 @@
 //!
 //! 1. [`release`]: the MongooseIM release previewed (`--mongooseim-version`, default the
 //!    latest supported) and what its TOML accepts.
-//! 2. [`mim_config`]: the TOML file read into the parts that matter (host types, modules per
-//!    host type, listeners, outgoing pools, instrumentation, the service's own section
-//!    read by [`service`]); anything MongooseIM does not know is a warning.
+//! 2. [`toml_text`]: the file parsed, and where it is wrong; [`mim_config`]: the TOML read
+//!    into the parts that matter (host types, modules per host type, listeners, outgoing
+//!    pools, instrumentation, the service's own section read by [`service`]); anything
+//!    MongooseIM does not know is a warning.
 //! 3. [`modules`] and [`deps`]: what MongooseIM does with each module's options at start on
 //!    that release: its defaults, the modules it starts as dependencies, and what its
 //!    `config_metrics/1` reports.
@@ -27,6 +28,8 @@
 //! 2: usage).
 
 pub mod release;
+
+pub mod toml_text;
 
 pub mod mim_config;
 
